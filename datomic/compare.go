@@ -1,0 +1,129 @@
+package datomic
+
+import (
+	"bytes"
+	"cmp"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// CompareValues orders two values of the same value type the way an index
+// does. Values of different Go types are ordered by a fixed rank of their
+// types so that the order is total.
+func CompareValues(a, b any) int {
+	ra, rb := typeRank(a), typeRank(b)
+	if ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	switch x := a.(type) {
+	case nil:
+		return 0
+	case int64:
+		return cmp.Compare(x, b.(int64))
+	case Keyword:
+		return strings.Compare(string(x), string(b.(Keyword)))
+	case Symbol:
+		return strings.Compare(string(x), string(b.(Symbol)))
+	case string:
+		return strings.Compare(x, b.(string))
+	case bool:
+		y := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case *big.Int:
+		return x.Cmp(b.(*big.Int))
+	case float32:
+		return cmp.Compare(x, b.(float32))
+	case float64:
+		return cmp.Compare(x, b.(float64))
+	case BigDec:
+		return compareBigDec(x, b.(BigDec))
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	case UUID:
+		y := b.(UUID)
+		return bytes.Compare(x[:], y[:])
+	case URI:
+		return strings.Compare(string(x), string(b.(URI)))
+	case []byte:
+		return bytes.Compare(x, b.([]byte))
+	case Tuple:
+		y := b.(Tuple)
+		for i := 0; i < len(x) && i < len(y); i++ {
+			if c := CompareValues(x[i], y[i]); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(len(x), len(y))
+	}
+	return 0
+}
+
+// ValuesEqual reports whether a and b are the same value, including the
+// scale of a BigDec and the bytes of a []byte.
+func ValuesEqual(a, b any) bool {
+	if da, ok := a.(BigDec); ok {
+		db, ok := b.(BigDec)
+		return ok && da.Equal(db)
+	}
+	return typeRank(a) == typeRank(b) && CompareValues(a, b) == 0
+}
+
+func compareBigDec(a, b BigDec) int {
+	// Numeric order first; equal numbers with different scales order by scale.
+	ra := new(big.Rat).SetFrac(a.Unscaled, pow10(a.Scale))
+	rb := new(big.Rat).SetFrac(b.Unscaled, pow10(b.Scale))
+	if c := ra.Cmp(rb); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Scale, b.Scale)
+}
+
+func pow10(scale int32) *big.Int {
+	if scale <= 0 {
+		return big.NewInt(1)
+	}
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
+}
+
+func typeRank(v any) int {
+	switch v.(type) {
+	case nil:
+		return 0
+	case bool:
+		return 1
+	case int64:
+		return 2
+	case *big.Int:
+		return 3
+	case float32:
+		return 4
+	case float64:
+		return 5
+	case BigDec:
+		return 6
+	case string:
+		return 7
+	case Keyword:
+		return 8
+	case Symbol:
+		return 9
+	case time.Time:
+		return 10
+	case UUID:
+		return 11
+	case URI:
+		return 12
+	case []byte:
+		return 13
+	case Tuple:
+		return 14
+	}
+	return 15
+}

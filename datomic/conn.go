@@ -1,0 +1,41 @@
+package datomic
+
+import (
+	"context"
+	"iter"
+)
+
+// Conn is a connection to one database: the operations backup and restore
+// need and nothing more, so that wrapping a real client is small work.
+type Conn interface {
+	// DB returns the latest database value.
+	DB(ctx context.Context) (DB, error)
+	// TxRange streams the log's transactions whose t lies in [start, end),
+	// in t order. end <= 0 means no upper bound. The stream holds a bounded
+	// number of transactions in memory at a time.
+	TxRange(ctx context.Context, start, end int64) iter.Seq2[Tx, error]
+	// Transact runs ops as one transaction. A rejected transaction returns
+	// an error (a *Error for rejections by the database) and changes nothing.
+	Transact(ctx context.Context, ops []Op) (TxReport, error)
+}
+
+// DB is an immutable database value.
+type DB interface {
+	// BasisT is the t of the latest transaction in this value.
+	BasisT() int64
+	// Attribute describes the attribute named by id (int64) or ident (Keyword).
+	Attribute(ctx context.Context, attr any) (Attribute, bool, error)
+	// Ident returns the ident of entity id, if it has one.
+	Ident(ctx context.Context, id int64) (Keyword, bool, error)
+	// Entid returns the entity id of ident.
+	Entid(ctx context.Context, ident Keyword) (int64, bool, error)
+	// Datoms streams the current datoms of index whose leading components
+	// equal components (entities and attributes as int64 ids or Keyword
+	// idents), in index order.
+	Datoms(ctx context.Context, index Index, components ...any) iter.Seq2[Datom, error]
+	// IndexRange streams the AVET datoms of attr whose value lies in
+	// [start, end), in value order; a nil bound is open.
+	IndexRange(ctx context.Context, attr any, start, end any) iter.Seq2[Datom, error]
+	// AsOf returns the database as of basis t.
+	AsOf(t int64) DB
+}
