@@ -1,0 +1,118 @@
+package mem
+
+import (
+	"sync"
+	"time"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// Options configure a new in-memory database. The zero value gives a
+// database with contiguous t values (1, 2, 3, ...), the default bootstrap
+// layout and the wall clock.
+type Options struct {
+	// Clock supplies the time used for :db/txInstant when a transaction
+	// gives none, and the limit of the "future instant" check. nil means
+	// time.Now.
+	Clock func() time.Time
+	// SharedCounter numbers both t and new entities from one counter, as
+	// Datomic Pro does, so the t values of consecutive transactions have
+	// gaps; the first transaction's t is 1000. When false, t runs 1, 2, 3,
+	// ... and entities have their own counter.
+	SharedCounter bool
+	// BootstrapShift is added to every bootstrap entity id except 0
+	// (:db.part/db), to simulate another Datomic version's layout.
+	BootstrapShift int64
+	// ExtraBuiltins installs a few more built-in idents and attributes,
+	// which moves the ids of later bootstrap entities (a layout that differs
+	// from the default by more than a constant shift).
+	ExtraBuiltins bool
+}
+
+// Stats are a few figures about a database's latest value.
+type Stats struct {
+	// Datoms is the number of current (asserted, not retracted) datoms,
+	// bootstrap datoms included.
+	Datoms int
+	// Facts is the number of datoms ever asserted, history included.
+	Facts int
+	// Entities is the number of entities that ever had a datom.
+	Entities int
+	// Transactions is the number of transactions in the log.
+	Transactions int
+	// BasisT is the t of the latest transaction (0 for a new database).
+	BasisT int64
+}
+
+// Conn is an in-memory database. It is safe for concurrent use:
+// transactions are serialised and database values are immutable.
+type Conn struct {
+	clock  func() time.Time
+	shared bool
+	sys    sysIDs
+
+	txMu sync.Mutex // serialises Transact; guards the writer state below
+
+	// Writer state: read and written only by the goroutine holding txMu,
+	// and readers never touch it.
+	attrs   map[int64]*attrInfo
+	idents  map[datomic.Keyword]int64
+	names   map[int64]datomic.Keyword
+	nextDB  int64 // next entity counter in :db.part/db
+	nextEnt int64 // next entity counter (and, when shared, the next t)
+	nextT   int64 // next t when the counter is not shared
+
+	mu    sync.RWMutex // guards the data below; held shared by readers
+	facts factStore
+	ents  map[int64][]uint32 // e -> facts (EAVT, unsorted)
+	refs  map[int64][]uint32 // ref value -> facts (VAET, unsorted)
+	avet  map[int64]*attrVals
+	log   []txRec // log[0] is the bootstrap pseudo-transaction (t 0)
+	live  int
+	lastInstant time.Time
+}
+
+// txRec is one transaction of the log: its t and its datoms as fact
+// positions (retractFlag set for a retraction).
+type txRec struct {
+	t      int64
+	datoms []uint32
+}
+
+// New returns a new database holding only the bootstrap schema.
+func New(opts Options) *Conn {
+	c := &Conn{
+		clock:  opts.Clock,
+		shared: opts.SharedCounter,
+		attrs:  make(map[int64]*attrInfo),
+		idents: make(map[datomic.Keyword]int64),
+		names:  make(map[int64]datomic.Keyword),
+		ents:   make(map[int64][]uint32),
+		refs:   make(map[int64][]uint32),
+		avet:   make(map[int64]*attrVals),
+	}
+	if c.clock == nil {
+		c.clock = time.Now
+	}
+	c.bootstrap(opts)
+	if c.shared {
+		c.nextEnt = 1000
+	} else {
+		c.nextEnt = 1
+		c.nextT = 1
+	}
+	return c
+}
+
+// Stats returns figures about the latest database value.
+func (c *Conn) Stats() Stats {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return Stats{
+		Datoms:       c.live,
+		Facts:        int(c.facts.n),
+		Entities:     len(c.ents),
+		Transactions: len(c.log) - 1,
+		BasisT:       c.log[len(c.log)-1].t,
+	}
+}

@@ -1,0 +1,59 @@
+package mem
+
+import (
+	"context"
+	"iter"
+	"sort"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// logBatch is how many transactions TxRange copies per lock acquisition.
+const logBatch = 64
+
+// TxRange streams the log's transactions with start <= t < end (end <= 0:
+// no upper bound) in t order, each with all its datoms in the order the
+// transaction produced them. The range is fixed when the stream starts;
+// transactions committed meanwhile are not included.
+func (c *Conn) TxRange(ctx context.Context, start, end int64) iter.Seq2[datomic.Tx, error] {
+	return func(yield func(datomic.Tx, error) bool) {
+		c.mu.RLock()
+		n := len(c.log)
+		lo := sort.Search(n, func(i int) bool { return i > 0 && c.log[i].t >= start })
+		hi := n
+		if end > 0 {
+			hi = sort.Search(n, func(i int) bool { return i > 0 && c.log[i].t >= end })
+		}
+		c.mu.RUnlock()
+		batch := make([]datomic.Tx, 0, logBatch)
+		for p := lo; p < hi; p += logBatch {
+			if err := ctx.Err(); err != nil {
+				yield(datomic.Tx{}, err)
+				return
+			}
+			batch = batch[:0]
+			c.mu.RLock()
+			for q := p; q < hi && q < p+logBatch; q++ {
+				batch = append(batch, c.txAt(q))
+			}
+			c.mu.RUnlock()
+			for _, tx := range batch {
+				if !yield(tx, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// txAt returns the transaction at log position p; the caller holds mu.
+func (c *Conn) txAt(p int) datomic.Tx {
+	rec := &c.log[p]
+	tx := datomic.Tx{T: rec.t, Datoms: make([]datomic.Datom, len(rec.datoms))}
+	txID := datomic.TxID(rec.t)
+	for i, ref := range rec.datoms {
+		f := c.facts.at(ref &^ retractFlag)
+		tx.Datoms[i] = datomic.Datom{E: f.e, A: f.a, V: f.v, Tx: txID, Added: ref&retractFlag == 0}
+	}
+	return tx
+}

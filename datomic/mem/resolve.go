@@ -1,0 +1,114 @@
+package mem
+
+import (
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+type avKey struct {
+	a int64
+	v any
+}
+
+// resolve gives every tempid its entity id: an existing entity when the
+// tempid asserts a unique-identity value that entity holds (upsert), else a
+// new id. Tempids that assert the same new unique-identity value become one
+// entity.
+func (x *txState) resolve() error {
+	if len(x.tmps) == 0 {
+		return nil
+	}
+	c := x.c
+	for changed := true; changed; {
+		changed = false
+		for i := range x.stmts {
+			s := &x.stmts[i]
+			if s.kind != kAdd || s.e.tmp == 0 || s.a.Unique != datomic.UniqueIdentity {
+				continue
+			}
+			t := x.tmp(s.e.tmp)
+			if t.id != 0 {
+				continue
+			}
+			v := s.v
+			if s.vtmp != 0 {
+				vt := x.tmp(s.vtmp)
+				if vt.id == 0 {
+					continue
+				}
+				v = vt.id
+			}
+			if id, ok := c.holder(s.a, v); ok {
+				t.id = id
+				changed = true
+			}
+		}
+	}
+
+	var seen map[avKey]int32
+	for i := range x.stmts {
+		s := &x.stmts[i]
+		if s.kind != kAdd || s.e.tmp == 0 || s.a.Unique != datomic.UniqueIdentity {
+			continue
+		}
+		r := x.root(s.e.tmp)
+		if x.tmps[r-1].id != 0 {
+			continue
+		}
+		v := s.v
+		if s.vtmp != 0 {
+			vt := x.tmp(s.vtmp)
+			if vt.id == 0 {
+				continue
+			}
+			v = vt.id
+		}
+		if seen == nil {
+			seen = make(map[avKey]int32)
+		}
+		k := avKey{s.a.ID, valKey(v)}
+		other, ok := seen[k]
+		if !ok {
+			seen[k] = r
+			continue
+		}
+		if other = x.root(other); other != r {
+			o, t := &x.tmps[other-1], &x.tmps[r-1]
+			o.entity = o.entity || t.entity
+			o.used = o.used || t.used
+			o.schema = o.schema || t.schema
+			t.alias = other
+		}
+	}
+
+	for i := range x.tmps {
+		t := &x.tmps[i]
+		if t.alias != 0 || t.id != 0 {
+			continue
+		}
+		if !t.entity {
+			if t.used {
+				name := string(t.name)
+				return txErr(datomic.ErrTempidNotAnEntity, int(t.op), "tempid %q is used only as a value; it must also be the entity of an assertion", name)
+			}
+			continue
+		}
+		if t.schema {
+			t.id = datomic.EntityID(datomic.PartDB, x.nextDB)
+			x.nextDB++
+		} else {
+			t.id = datomic.EntityID(datomic.PartUser, x.nextEnt)
+			x.nextEnt++
+		}
+	}
+
+	for i := range x.stmts {
+		s := &x.stmts[i]
+		if s.e.tmp != 0 {
+			s.e.id = x.tmp(s.e.tmp).id
+		}
+		if s.vtmp != 0 {
+			s.v = x.tmp(s.vtmp).id
+		}
+	}
+	return nil
+}

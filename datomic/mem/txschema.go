@@ -1,0 +1,263 @@
+package mem
+
+import (
+	"slices"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// checkSchema validates attribute installations and alterations made by the
+// transaction and adds the implicit [:db.part/db :db.install/attribute a]
+// datom of each new attribute.
+func (x *txState) checkSchema() error {
+	c := x.c
+	s := &c.sys
+	var es []int64
+	var byE map[int64][]int
+	for i := range x.out {
+		d := &x.out[i]
+		e := d.e
+		if d.a == s.installAttr {
+			e = d.v.(int64)
+		} else if !x.isSchemaAttr(d.a) {
+			continue
+		}
+		if byE == nil {
+			byE = make(map[int64][]int)
+		}
+		if _, ok := byE[e]; !ok {
+			es = append(es, e)
+			byE[e] = nil
+		}
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	for i := range x.out {
+		if d := &x.out[i]; d.added {
+			if _, ok := byE[d.e]; ok {
+				byE[d.e] = append(byE[d.e], i)
+			}
+		}
+	}
+	for _, e := range es {
+		post, ok := c.attrFrom(e, func(fn func(a int64, v any)) {
+			for _, i := range c.ents[e] {
+				if f := c.facts.at(i); f.ret == 0 && !x.gone[i] {
+					fn(f.a, f.v)
+				}
+			}
+			for _, i := range byE[e] {
+				fn(x.out[i].a, x.out[i].v)
+			}
+		})
+		op := x.firstOp(e)
+		pre := c.attrs[e]
+		if pre != nil {
+			if err := x.checkAlter(op, pre, post, ok); err != nil {
+				return err
+			}
+			continue
+		}
+		if post.ValueType == datomic.TypeInvalid {
+			if post.Cardinality != 0 || post.Unique != datomic.UniqueNone || len(post.TupleAttrs) > 0 ||
+				post.TupleType != datomic.TypeInvalid || len(post.TupleTypes) > 0 || x.installs(e) {
+				return txErr(datomic.ErrInvalidOp, op, "entity %d has attribute schema but no :db/valueType (incomplete attribute installation)", e)
+			}
+			continue
+		}
+		if !ok {
+			return txErr(datomic.ErrInvalidOp, op, "attribute %d (%s) needs :db/ident, :db/valueType and :db/cardinality", e, post.Ident)
+		}
+		if err := x.checkTupleSchema(op, post); err != nil {
+			return err
+		}
+		if !x.installs(e) {
+			a := c.attrs[s.installAttr]
+			x.out = append(x.out, datum{e: 0, a: s.installAttr, v: e, ai: a, added: true, op: int32(op)})
+			x.added[eavKey{0, s.installAttr, e}] = true
+		}
+	}
+	return nil
+}
+
+// installs reports whether the transaction asserts [0 :db.install/attribute e].
+func (x *txState) installs(e int64) bool {
+	return x.added[eavKey{0, x.c.sys.installAttr, e}]
+}
+
+// firstOp returns the first operation that wrote a datom of e.
+func (x *txState) firstOp(e int64) int {
+	for i := range x.out {
+		if x.out[i].e == e {
+			return int(x.out[i].op)
+		}
+	}
+	return -1
+}
+
+// checkAlter validates a change to an existing attribute.
+func (x *txState) checkAlter(op int, pre *attrInfo, post datomic.Attribute, ok bool) error {
+	name := pre.Ident
+	switch {
+	case !ok || post.ValueType == datomic.TypeInvalid:
+		return txErr(datomic.ErrInvalidAlter, op, "attribute %s cannot lose its :db/ident, :db/valueType or :db/cardinality", name)
+	case post.ValueType != pre.ValueType:
+		return txErr(datomic.ErrInvalidAlter, op, "cannot alter :db/valueType of %s from %s to %s", name, pre.ValueType, post.ValueType)
+	case post.Fulltext != pre.Fulltext:
+		return txErr(datomic.ErrInvalidAlter, op, "cannot alter :db/fulltext of %s", name)
+	case !slices.Equal(post.TupleAttrs, pre.TupleAttrs) || post.TupleType != pre.TupleType || !slices.Equal(post.TupleTypes, pre.TupleTypes):
+		return txErr(datomic.ErrInvalidAlter, op, "cannot alter the tuple schema of %s", name)
+	}
+	c := x.c
+	if post.Unique != datomic.UniqueNone && pre.Unique == datomic.UniqueNone {
+		if post.IsMany() {
+			return txErr(datomic.ErrInvalidAlter, op, "cannot make cardinality-many attribute %s unique", name)
+		}
+		for _, fs := range pre.vals.m {
+			holder := int64(-1)
+			for _, fi := range fs {
+				f := c.facts.at(fi)
+				if f.ret != 0 || x.gone[fi] {
+					continue
+				}
+				if holder >= 0 && holder != f.e {
+					return txErr(datomic.ErrInvalidAlter, op, "cannot make %s unique: value %s is held by entities %d and %d",
+						name, fmtPos(f.v), holder, f.e)
+				}
+				holder = f.e
+			}
+		}
+	}
+	if pre.IsMany() && !post.IsMany() {
+		seen := make(map[int64]bool)
+		for _, fs := range pre.vals.m {
+			for _, fi := range fs {
+				f := c.facts.at(fi)
+				if f.ret != 0 || x.gone[fi] {
+					continue
+				}
+				if seen[f.e] {
+					return txErr(datomic.ErrInvalidAlter, op, "cannot make %s cardinality one: entity %d has several values", name, f.e)
+				}
+				seen[f.e] = true
+			}
+		}
+	}
+	return nil
+}
+
+// checkTupleSchema validates the tuple schema of a new attribute.
+func (x *txState) checkTupleSchema(op int, a datomic.Attribute) error {
+	n := 0
+	if len(a.TupleAttrs) > 0 {
+		n++
+	}
+	if a.TupleType != datomic.TypeInvalid {
+		n++
+	}
+	if len(a.TupleTypes) > 0 {
+		n++
+	}
+	if a.ValueType != datomic.TypeTuple {
+		if n > 0 {
+			return txErr(datomic.ErrInvalidOp, op, "attribute %s has tuple schema but type %s", a.Ident, a.ValueType)
+		}
+		return nil
+	}
+	if n != 1 {
+		return txErr(datomic.ErrInvalidOp, op, "tuple attribute %s needs exactly one of :db/tupleAttrs, :db/tupleType, :db/tupleTypes", a.Ident)
+	}
+	if a.TupleType == datomic.TypeTuple {
+		return txErr(datomic.ErrInvalidOp, op, "tuple attribute %s: tuples cannot nest", a.Ident)
+	}
+	for _, t := range a.TupleTypes {
+		if t == datomic.TypeInvalid || t == datomic.TypeTuple {
+			return txErr(datomic.ErrInvalidOp, op, "tuple attribute %s: invalid element type", a.Ident)
+		}
+	}
+	if len(a.TupleTypes) > 0 && (len(a.TupleTypes) < 2 || len(a.TupleTypes) > 8) {
+		return txErr(datomic.ErrInvalidOp, op, "tuple attribute %s needs 2 to 8 element types", a.Ident)
+	}
+	if len(a.TupleAttrs) > 0 {
+		if len(a.TupleAttrs) < 2 || len(a.TupleAttrs) > 8 {
+			return txErr(datomic.ErrInvalidOp, op, "composite tuple %s needs 2 to 8 attributes", a.Ident)
+		}
+		for _, k := range a.TupleAttrs {
+			p := x.c.attrs[x.c.idents[k]]
+			if p == nil {
+				return txErr(datomic.ErrNotAnAttribute, op, "composite tuple %s names %s, which is not an attribute", a.Ident, k)
+			}
+			if p.IsMany() || p.ValueType == datomic.TypeTuple {
+				return txErr(datomic.ErrInvalidOp, op, "composite tuple %s: %s must be a cardinality-one, non-tuple attribute", a.Ident, k)
+			}
+		}
+	}
+	return nil
+}
+
+// composites maintains the composite tuple attributes whose component
+// attributes the transaction changed.
+func (x *txState) composites() error {
+	c := x.c
+	type pair struct {
+		e    int64
+		comp *attrInfo
+	}
+	var todo []pair
+	var seen map[eaKey]bool
+	for i := range x.out {
+		d := &x.out[i]
+		for _, comp := range d.ai.composites {
+			k := eaKey{d.e, comp.ID}
+			if seen[k] {
+				continue
+			}
+			if seen == nil {
+				seen = make(map[eaKey]bool)
+			}
+			seen[k] = true
+			todo = append(todo, pair{d.e, comp})
+		}
+	}
+	for _, p := range todo {
+		tup := make(datomic.Tuple, len(p.comp.parts))
+		any := false
+		for j, part := range p.comp.parts {
+			tup[j] = x.postOne(p.e, part.ID)
+			any = any || tup[j] != nil
+		}
+		var cur *fact
+		var curI uint32
+		for _, i := range c.ents[p.e] {
+			if f := c.facts.at(i); f.a == p.comp.ID && f.ret == 0 && !x.gone[i] {
+				cur, curI = f, i
+			}
+		}
+		if cur != nil && any && eqVal(cur.v, tup) {
+			continue
+		}
+		if cur != nil {
+			x.retract(-1, &retrInfo{fi: curI}, p.comp)
+		}
+		if any {
+			x.out = append(x.out, datum{e: p.e, a: p.comp.ID, v: tup, ai: p.comp, added: true, op: -1})
+		}
+	}
+	return nil
+}
+
+// postOne returns the value of cardinality-one attribute a of e after the
+// transaction (nil: none).
+func (x *txState) postOne(e, a int64) any {
+	if v, ok := x.oneVal[eaKey{e, a}]; ok {
+		return v
+	}
+	c := x.c
+	for _, i := range c.ents[e] {
+		if f := c.facts.at(i); f.a == a && f.ret == 0 && !x.gone[i] {
+			return f.v
+		}
+	}
+	return nil
+}
