@@ -62,13 +62,13 @@ type Conn struct {
 	nextEnt int64 // next entity counter (and, when shared, the next t)
 	nextT   int64 // next t when the counter is not shared
 
-	mu    sync.RWMutex // guards the data below; held shared by readers
-	facts factStore
-	ents  map[int64][]uint32 // e -> facts (EAVT, unsorted)
-	refs  map[int64][]uint32 // ref value -> facts (VAET, unsorted)
-	avet  map[int64]*attrVals
-	log   []txRec // log[0] is the bootstrap pseudo-transaction (t 0)
-	live  int
+	mu          sync.RWMutex // guards the data below; held shared by readers
+	facts       factStore
+	ents        map[int64][]uint32 // e -> facts (EAVT, unsorted)
+	refs        map[int64][]uint32 // ref value -> facts (VAET, unsorted)
+	avet        map[int64]*attrVals
+	log         []txRec // log[0] is the bootstrap pseudo-transaction (t 0)
+	live        int
 	lastInstant time.Time
 }
 

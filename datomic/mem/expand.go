@@ -1,7 +1,7 @@
 package mem
 
 import (
-		"slices"
+	"slices"
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
