@@ -1,0 +1,204 @@
+package dcbackup_test
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+func TestSegmentRoundTripProperty(t *testing.T) {
+	enc, err := dcbackup.NewSegmentEncoder(dcbackup.EncodeOptions{})
+	require.NoError(t, err)
+	defer enc.Close()
+	encNone, err := dcbackup.NewSegmentEncoder(dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone})
+	require.NoError(t, err)
+	defer encNone.Close()
+	dec, err := dcbackup.NewSegmentDecoder(dcbackup.DecodeOptions{})
+	require.NoError(t, err)
+	defer dec.Close()
+	for seed := range uint64(200) {
+		seg := genSegment(seed, int(seed%50))
+		for _, e := range []*dcbackup.SegmentEncoder{enc, encNone} {
+			data, err := e.Encode(seg)
+			require.NoError(t, err, "seed %d", seed)
+			got, err := dec.Decode(data, seg.Info())
+			require.NoError(t, err, "seed %d", seed)
+			requireSameSegment(t, seg, got)
+			assert.Equal(t, seg.DatomCount(), got.DatomCount())
+		}
+	}
+}
+
+func TestSegmentEncodeDeterministic(t *testing.T) {
+	seg := genSegment(7, 30)
+	a, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{})
+	require.NoError(t, err)
+	b, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, a, b, "maps are written in id order")
+}
+
+func TestSegmentEmptyAndFirstDatomEntityZero(t *testing.T) {
+	seg := &dcbackup.Segment{DB: "x", StartT: 5, EndT: 6}
+	data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{})
+	require.NoError(t, err)
+	got, err := dcbackup.DecodeSegment(data, seg.Info(), dcbackup.DecodeOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, got.Txs)
+	assert.Empty(t, got.Attrs)
+
+	// [0 13 139] on :db.part/db, as in a real attribute installation.
+	tx := datomic.TxID(5)
+	seg = &dcbackup.Segment{DB: "x", StartT: 5, EndT: 6,
+		Attrs: map[int64]datomic.Attribute{13: {ID: 13, Ident: "db.install/attribute", ValueType: datomic.TypeRef, Cardinality: datomic.CardinalityMany}},
+		Txs:   []datomic.Tx{{T: 5, Datoms: []datomic.Datom{{E: 0, A: 13, V: int64(139), Tx: tx, Added: true}, {E: tx, A: 13, V: int64(0), Tx: tx}}}},
+	}
+	data, err = dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{})
+	require.NoError(t, err)
+	got, err = dcbackup.DecodeSegment(data, seg.Info(), dcbackup.DecodeOptions{})
+	require.NoError(t, err)
+	seg.Idents = map[int64]datomic.Keyword{}
+	requireSameSegment(t, seg, got)
+}
+
+func TestSegmentEncodeRefusesInvalid(t *testing.T) {
+	tx := datomic.TxID(10)
+	attrs := map[int64]datomic.Attribute{50: {ID: 50, Ident: "db/txInstant", ValueType: datomic.TypeInstant}}
+	good := func() *dcbackup.Segment {
+		return &dcbackup.Segment{DB: "db", StartT: 10, EndT: 20, Attrs: attrs,
+			Txs: []datomic.Tx{{T: 10, Datoms: []datomic.Datom{{E: tx, A: 50, V: time.UnixMilli(1e12).UTC(), Tx: tx, Added: true}}}}}
+	}
+	for name, mutate := range map[string]func(s *dcbackup.Segment){
+		"bad db name":       func(s *dcbackup.Segment) { s.DB = "../x" },
+		"empty range":       func(s *dcbackup.Segment) { s.EndT = s.StartT },
+		"t before range":    func(s *dcbackup.Segment) { s.StartT = 11 },
+		"t at end of range": func(s *dcbackup.Segment) { s.StartT, s.EndT = 5, 10 },
+		"t not increasing":  func(s *dcbackup.Segment) { s.Txs = append(s.Txs, s.Txs[0]) },
+		"wrong tx":          func(s *dcbackup.Segment) { s.Txs[0].Datoms[0].Tx = 1 },
+		"unknown attribute": func(s *dcbackup.Segment) { s.Txs[0].Datoms[0].A = 51 },
+		"wrong value type":  func(s *dcbackup.Segment) { s.Txs[0].Datoms[0].V = "2020" },
+		"nil value":         func(s *dcbackup.Segment) { s.Txs[0].Datoms[0].V = nil },
+		"attr id mismatch": func(s *dcbackup.Segment) {
+			s.Attrs = map[int64]datomic.Attribute{50: {ID: 51, ValueType: datomic.TypeInstant}}
+		},
+		"invalid value type": func(s *dcbackup.Segment) {
+			s.Attrs = map[int64]datomic.Attribute{50: {ID: 50, ValueType: 99}}
+		},
+		"nil bigint": func(s *dcbackup.Segment) {
+			s.Attrs = map[int64]datomic.Attribute{50: {ID: 50, ValueType: datomic.TypeBigInt}}
+			s.Txs[0].Datoms[0].V = (*big.Int)(nil)
+		},
+		"nested tuple": func(s *dcbackup.Segment) {
+			s.Attrs = map[int64]datomic.Attribute{50: {ID: 50, ValueType: datomic.TypeTuple}}
+			s.Txs[0].Datoms[0].V = datomic.Tuple{datomic.Tuple{int64(1)}}
+		},
+	} {
+		s := good()
+		mutate(s)
+		_, err := dcbackup.EncodeSegment(s, dcbackup.EncodeOptions{})
+		require.ErrorIs(t, err, dcbackup.ErrInvalidSegment, name)
+	}
+	_, err := dcbackup.EncodeSegment(good(), dcbackup.EncodeOptions{})
+	require.NoError(t, err)
+	_, err = dcbackup.EncodeSegment(nil, dcbackup.EncodeOptions{})
+	require.ErrorIs(t, err, dcbackup.ErrInvalidSegment)
+}
+
+func TestSegmentDecodeChecksInfoAndDB(t *testing.T) {
+	seg := genSegment(3, 10)
+	data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{})
+	require.NoError(t, err)
+	for _, info := range []dcbackup.SegmentInfo{
+		{StartT: seg.StartT, EndT: seg.EndT + 1},
+		{StartT: seg.StartT - 1, EndT: seg.EndT},
+		{StartT: seg.EndT, EndT: seg.EndT + 100},
+	} {
+		_, err := dcbackup.DecodeSegment(data, info, dcbackup.DecodeOptions{})
+		require.ErrorIs(t, err, dcbackup.ErrCorruptSegment, "info %s", info)
+		assert.Contains(t, err.Error(), info.String())
+		assert.Contains(t, err.Error(), seg.DB)
+	}
+	// The zero SegmentInfo skips the range check.
+	_, err = dcbackup.DecodeSegment(data, dcbackup.SegmentInfo{}, dcbackup.DecodeOptions{})
+	require.NoError(t, err)
+	// Size is ignored.
+	_, err = dcbackup.DecodeSegment(data, dcbackup.SegmentInfo{StartT: seg.StartT, EndT: seg.EndT, Size: 1}, dcbackup.DecodeOptions{})
+	require.NoError(t, err)
+
+	_, err = dcbackup.DecodeSegment(data, seg.Info(), dcbackup.DecodeOptions{DB: "other"})
+	require.ErrorIs(t, err, dcbackup.ErrCorruptSegment)
+	assert.Contains(t, err.Error(), `"other"`)
+	assert.Contains(t, err.Error(), seg.DB)
+	_, err = dcbackup.DecodeSegment(data, seg.Info(), dcbackup.DecodeOptions{DB: seg.DB})
+	require.NoError(t, err)
+}
+
+func TestSegmentDecodeSizeLimit(t *testing.T) {
+	seg := genSegment(4, 40)
+	for _, c := range []dcbackup.Compression{dcbackup.CompressionZstd, dcbackup.CompressionNone} {
+		data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{Compression: c})
+		require.NoError(t, err)
+		_, err = dcbackup.DecodeSegment(data, seg.Info(), dcbackup.DecodeOptions{MaxDecodedBytes: 100})
+		require.ErrorIs(t, err, dcbackup.ErrSegmentTooLarge, "%s", c)
+		var se *dcbackup.SegmentError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, seg.Info(), se.Seg)
+	}
+}
+
+// TestSegmentCorruptionDetected flips every byte (two ways) and truncates at
+// every length of real segments: every change must be reported as corrupt,
+// with the segment named, and never decode.
+func TestSegmentCorruptionDetected(t *testing.T) {
+	total := 0
+	for _, c := range []dcbackup.Compression{dcbackup.CompressionZstd, dcbackup.CompressionNone} {
+		seg := genSegment(11, 60)
+		data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{Compression: c})
+		require.NoError(t, err)
+		dec, err := dcbackup.NewSegmentDecoder(dcbackup.DecodeOptions{DB: seg.DB})
+		require.NoError(t, err)
+		check := func(what string, bad []byte) {
+			t.Helper()
+			total++
+			_, err := dec.Decode(bad, seg.Info())
+			require.ErrorIs(t, err, dcbackup.ErrCorruptSegment, "%s %s", c, what)
+			require.Contains(t, err.Error(), seg.Info().String(), "%s %s", c, what)
+			require.Contains(t, err.Error(), seg.DB, "%s %s", c, what)
+		}
+		bad := make([]byte, len(data))
+		for i := range data {
+			for _, mask := range []byte{0x01, 0xff} {
+				copy(bad, data)
+				bad[i] ^= mask
+				check(fmt.Sprintf("flip %#x at %d", mask, i), bad)
+			}
+		}
+		for n := range len(data) {
+			check(fmt.Sprintf("truncation to %d", n), data[:n])
+		}
+		// The intact segment still decodes with the same decoder.
+		_, err = dec.Decode(data, seg.Info())
+		require.NoError(t, err)
+		dec.Close()
+		t.Logf("%s segment of %d bytes: %d flips and %d truncations detected", c, len(data), 2*len(data), len(data))
+	}
+	t.Logf("%d corruptions detected in all", total)
+}
+
+func TestSegmentErrorType(t *testing.T) {
+	_, err := dcbackup.DecodeSegment([]byte("short"), dcbackup.SegmentInfo{StartT: 1, EndT: 2}, dcbackup.DecodeOptions{DB: "mydb"})
+	var se *dcbackup.SegmentError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "mydb", se.DB)
+	assert.Equal(t, dcbackup.SegmentInfo{StartT: 1, EndT: 2}, se.Seg)
+	assert.True(t, errors.Is(err, dcbackup.ErrCorruptSegment))
+	assert.Contains(t, err.Error(), `segment [1, 2) of database "mydb"`)
+}
