@@ -208,12 +208,16 @@ func (d *Decoder) skipSpace() bool {
 			d.pos++
 		case '\n':
 			d.nextByte()
-		case ';':
-			i := bytes.IndexByte(d.buf[d.pos:d.end], '\n')
-			if i < 0 {
+		case ';': // a comment runs to the end of the line
+			for {
+				if i := bytes.IndexByte(d.buf[d.pos:d.end], '\n'); i >= 0 {
+					d.pos += i
+					break
+				}
 				d.pos = d.end
-			} else {
-				d.pos += i
+				if !d.fill() {
+					return false
+				}
 			}
 		default:
 			return true

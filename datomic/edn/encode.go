@@ -197,20 +197,36 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-var charNames = map[Char]string{'\n': "newline", ' ': "space", '\t': "tab", '\r': "return", '\b': "backspace", '\f': "formfeed"}
+func charName(c Char) string {
+	switch c {
+	case '\n':
+		return "newline"
+	case ' ':
+		return "space"
+	case '\t':
+		return "tab"
+	case '\r':
+		return "return"
+	case '\b':
+		return "backspace"
+	case '\f':
+		return "formfeed"
+	}
+	return ""
+}
 
 func appendChar(dst []byte, c Char) []byte {
-	if name, ok := charNames[c]; ok {
+	if name := charName(c); name != "" {
 		return append(append(dst, '\\'), name...)
 	}
 	r := rune(c)
-	if r < 0x21 || r == 0x7f || r > 0xffff || !utf8.ValidRune(r) {
-		if r > 0xffff || r < 0 {
-			// EDN characters are UTF-16 code units; outside that range the
-			// best we can do is the replacement character.
-			r = utf8.RuneError
-		}
+	switch {
+	case r >= 0 && r < 0x21 || r == 0x7f || 0xD800 <= r && r < 0xE000:
 		return fmt.Appendf(dst, `\u%04x`, r)
+	case !utf8.ValidRune(r):
+		// Not a character at all (the reader never makes one): the best
+		// that can be printed is the replacement character.
+		r = utf8.RuneError
 	}
 	return utf8.AppendRune(append(dst, '\\'), r)
 }
