@@ -253,4 +253,3 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
-
