@@ -57,8 +57,8 @@ func TestEntityMapForms(t *testing.T) {
 	ctx := context.Background()
 	rep := mustTx(t, c,
 		datomic.EntityMap{"db/id": datomic.TempID("ann"), "person/email": "ann@x", "person/name": "Ann",
-			"person/tags": []any{kw("a"), kw("b"), kw("a")},
-			"person/kind": kw("kind/human"), // ident as enum value
+			"person/tags":    []any{kw("a"), kw("b"), kw("a")},
+			"person/kind":    kw("kind/human"),                                // ident as enum value
 			"person/address": datomic.EntityMap{"address/street": "Main St"}}, // component
 	)
 	ann := rep.Tempids["ann"]

@@ -81,8 +81,8 @@ func TestHomogeneousAndHeterogeneousTuples(t *testing.T) {
 	assert.Equal(t, []any{datomic.Tuple{"a", int64(1), code}}, current(t, c, p, "pt/labelled"), "ref elements resolve idents")
 
 	for _, bad := range []any{
-		datomic.Tuple{int64(1), "x"},                 // wrong element type
-		datomic.Tuple{int64(1)},                      // too short
+		datomic.Tuple{int64(1), "x"}, // wrong element type
+		datomic.Tuple{int64(1)},      // too short
 		datomic.Tuple{int64(1), int64(1), int64(1), int64(1), int64(1), int64(1), int64(1), int64(1), int64(1)}, // too long
 		"not a tuple",
 	} {
@@ -109,10 +109,10 @@ func TestTupleSchemaValidation(t *testing.T) {
 	tupleSchema(t, c)
 	ctx := context.Background()
 	for _, m := range []datomic.EntityMap{
-		attrMap("x/t1", "tuple", "one"), // no tuple schema
-		attrMap("x/t2", "tuple", "one", "db/tupleAttrs", []any{kw("reg/course")}),            // too short
+		attrMap("x/t1", "tuple", "one"),                                                       // no tuple schema
+		attrMap("x/t2", "tuple", "one", "db/tupleAttrs", []any{kw("reg/course")}),             // too short
 		attrMap("x/t3", "tuple", "one", "db/tupleAttrs", []any{kw("reg/course"), kw("nope")}), // unknown
-		attrMap("x/t4", "long", "one", "db/tupleType", kw("db.type/long")),                   // not a tuple
+		attrMap("x/t4", "long", "one", "db/tupleType", kw("db.type/long")),                    // not a tuple
 	} {
 		_, err := c.Transact(ctx, []datomic.Op{m})
 		require.Error(t, err, m["db/ident"])
