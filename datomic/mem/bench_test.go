@@ -1,0 +1,116 @@
+package mem
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// benchSchema installs the schema of the random workload.
+func benchSchema(b testing.TB, c *Conn) {
+	_, err := c.Transact(context.Background(), []datomic.Op{
+		attrMap("item/id", "string", "one", "db/unique", kw("db.unique/identity")),
+		attrMap("item/name", "string", "one"),
+		attrMap("item/count", "long", "one"),
+		attrMap("item/tags", "keyword", "many"),
+		attrMap("item/parent", "ref", "one"),
+		attrMap("item/kind", "ref", "one"),
+		datomic.EntityMap{"db/ident": kw("kind/a")},
+		datomic.EntityMap{"db/ident": kw("kind/b")},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// randomTx builds a transaction of n entity maps: mostly new items, some
+// updates of earlier ones (by lookup ref, so with implicit retractions).
+func randomTx(r *rand.Rand, seq *int, n int) []datomic.Op {
+	ops := make([]datomic.Op, 0, n)
+	base := *seq // items of earlier transactions
+	touched := make(map[int]bool)
+	for range n {
+		if k := 1 + r.IntN(max(base, 1)); base > 0 && r.IntN(4) == 0 && !touched[k] {
+			touched[k] = true
+			id := fmt.Sprint("i", k)
+			ops = append(ops, datomic.EntityMap{
+				"db/id":      datomic.LookupRef{A: kw("item/id"), V: id},
+				"item/count": int64(r.IntN(1000)),
+				"item/tags":  kw(fmt.Sprint("t", r.IntN(50))),
+			})
+			continue
+		}
+		*seq++
+		m := datomic.EntityMap{
+			"item/id":    fmt.Sprint("i", *seq),
+			"item/name":  fmt.Sprint("name ", r.Uint64()),
+			"item/count": int64(r.IntN(1000)),
+			"item/tags":  []any{kw(fmt.Sprint("t", r.IntN(50))), kw(fmt.Sprint("t", r.IntN(50)))},
+			"item/kind":  kw("kind/a"),
+		}
+		if base > 0 {
+			m["item/parent"] = datomic.LookupRef{A: kw("item/id"), V: fmt.Sprint("i", 1+r.IntN(base))}
+		}
+		ops = append(ops, m)
+	}
+	return ops
+}
+
+// BenchmarkTransact transacts a random workload, 100 entity maps per
+// transaction, and reports datoms written per second.
+func BenchmarkTransact(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	c := New(Options{})
+	benchSchema(b, c)
+	seq := 0
+	txs := make([][]datomic.Op, b.N)
+	for i := range txs {
+		txs[i] = randomTx(r, &seq, 100)
+	}
+	ctx := context.Background()
+	datoms := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		rep, err := c.Transact(ctx, txs[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		datoms += len(rep.TxData)
+	}
+	b.ReportMetric(float64(datoms)/b.Elapsed().Seconds(), "datoms/s")
+	b.ReportMetric(float64(datoms)/float64(b.N), "datoms/tx")
+}
+
+// BenchmarkTransactAdds transacts plain [:db/add] datoms of new entities.
+func BenchmarkTransactAdds(b *testing.B) {
+	c := New(Options{})
+	benchSchema(b, c)
+	ctx := context.Background()
+	txs := make([][]datomic.Op, b.N)
+	for i := range txs {
+		ops := make([]datomic.Op, 0, 300)
+		for j := range 100 {
+			e := datomic.TempID(fmt.Sprint("e", j))
+			ops = append(ops,
+				datomic.Add{E: e, A: kw("item/name"), V: fmt.Sprint("n", i, j)},
+				datomic.Add{E: e, A: kw("item/count"), V: int64(i*100 + j)},
+				datomic.Add{E: e, A: kw("item/kind"), V: kw("kind/b")})
+		}
+		txs[i] = ops
+	}
+	datoms := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		rep, err := c.Transact(ctx, txs[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		datoms += len(rep.TxData)
+	}
+	b.ReportMetric(float64(datoms)/b.Elapsed().Seconds(), "datoms/s")
+}
