@@ -56,10 +56,12 @@ func TestSegmentFutureVersion(t *testing.T) {
 // TestSegmentDecodeValidates reaches each check behind a valid checksum.
 func TestSegmentDecodeValidates(t *testing.T) {
 	for name, mutate := range map[string]func(p *segmentPayload){
-		"bad db name":        func(p *segmentPayload) { p.DB = "a/b" },
-		"empty range":        func(p *segmentPayload) { p.EndT = p.StartT },
-		"t beyond range":     func(p *segmentPayload) { p.TxCol = []byte{10, 1} },
-		"t not increasing":   func(p *segmentPayload) { p.TxCount, p.DatomCount, p.TxCol, p.OpCol, p.IntCol = 2, 2, []byte{0, 1, 0, 1}, []byte{2, 2}, []byte{2, 2} },
+		"bad db name":    func(p *segmentPayload) { p.DB = "a/b" },
+		"empty range":    func(p *segmentPayload) { p.EndT = p.StartT },
+		"t beyond range": func(p *segmentPayload) { p.TxCol = []byte{10, 1} },
+		"t not increasing": func(p *segmentPayload) {
+			p.TxCount, p.DatomCount, p.TxCol, p.OpCol, p.IntCol = 2, 2, []byte{0, 1, 0, 1}, []byte{2, 2}, []byte{2, 2}
+		},
 		"too many txs":       func(p *segmentPayload) { p.TxCount = 2 },
 		"too many datoms":    func(p *segmentPayload) { p.DatomCount = 2 },
 		"tx datoms overflow": func(p *segmentPayload) { p.TxCol = []byte{0, 2} },

@@ -64,7 +64,9 @@ const (
 )
 
 func newSegmentEncMode() (cbor.EncMode, error) {
-	em, err := cbor.CoreDetEncOptions().EncMode()
+	opts := cbor.CoreDetEncOptions()
+	opts.NilContainers = cbor.NilContainerAsEmpty
+	em, err := opts.EncMode()
 	if err != nil {
 		return nil, fmt.Errorf("dcbackup: cbor encoder: %w", err)
 	}

@@ -1,11 +1,13 @@
 package dcbackup_test
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/big"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -160,7 +162,7 @@ func TestSegmentDecodeSizeLimit(t *testing.T) {
 func TestSegmentCorruptionDetected(t *testing.T) {
 	total := 0
 	for _, c := range []dcbackup.Compression{dcbackup.CompressionZstd, dcbackup.CompressionNone} {
-		seg := genSegment(11, 60)
+		seg := genSegment(11, 25)
 		data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{Compression: c})
 		require.NoError(t, err)
 		dec, err := dcbackup.NewSegmentDecoder(dcbackup.DecodeOptions{DB: seg.DB})
@@ -201,4 +203,21 @@ func TestSegmentErrorType(t *testing.T) {
 	assert.Equal(t, dcbackup.SegmentInfo{StartT: 1, EndT: 2}, se.Seg)
 	assert.True(t, errors.Is(err, dcbackup.ErrCorruptSegment))
 	assert.Contains(t, err.Error(), `segment [1, 2) of database "mydb"`)
+}
+
+// TestSegmentFormatExample pins the example of SEGMENT-FORMAT.md.
+func TestSegmentFormatExample(t *testing.T) {
+	tx := datomic.TxID(10)
+	seg := &dcbackup.Segment{DB: "db", StartT: 10, EndT: 20,
+		Attrs: map[int64]datomic.Attribute{50: {ID: 50, Ident: "db/txInstant", ValueType: datomic.TypeInstant, Cardinality: datomic.CardinalityOne}},
+		Txs:   []datomic.Tx{{T: 10, Datoms: []datomic.Datom{{E: tx, A: 50, V: time.UnixMilli(1).UTC(), Tx: tx, Added: true}}}}}
+	data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone})
+	require.NoError(t, err)
+	want := "4443425301000100" + "2a00000000000000" +
+		"8c" + "626462" + "0a140101" +
+		"818918326c" + hex.EncodeToString([]byte("db/txInstant")) + "0b01000080" + "0040" +
+		"80" + "420001" + "4103" + "40" + "4102" + "40" +
+		"a9b9aa1b"
+	assert.Equal(t, want, hex.EncodeToString(data))
+	assert.Equal(t, uint32(0xE3069283), crc32.Checksum([]byte("123456789"), crc32.MakeTable(crc32.Castagnoli)))
 }
