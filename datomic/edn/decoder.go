@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/dcbackup/dcbackup/datomic"
@@ -39,6 +40,7 @@ type Decoder struct {
 	fresh    int            // counter for #db/id tempids without a number
 	tok      []byte         // scratch for tokens
 	str      []byte         // scratch for strings
+	stack    []any          // items of the collections being read
 	keywords map[string]any // interned, boxed keywords
 }
 
@@ -331,39 +333,64 @@ func (d *Decoder) enter(m mark) error {
 	return nil
 }
 
-// readSeq reads forms up to the closing byte.
+// readSeq reads forms up to the closing byte and returns them in a slice
+// of their own.
 func (d *Decoder) readSeq(closer byte, m mark, what string) ([]any, error) {
-	if err := d.enter(m); err != nil {
+	start, err := d.readItems(closer, m, what)
+	if err != nil {
 		return nil, err
 	}
+	items := make([]any, len(d.stack)-start)
+	copy(items, d.stack[start:])
+	d.pop(start)
+	return items, nil
+}
+
+// readItems reads forms up to the closing byte onto d.stack, from the
+// returned index on; the caller pops them. Collections share the stack so
+// that each gets exactly one allocation of its final size.
+func (d *Decoder) readItems(closer byte, m mark, what string) (int, error) {
+	start := len(d.stack)
+	if err := d.enter(m); err != nil {
+		return start, err
+	}
 	defer func() { d.depth-- }()
-	var items []any
 	for {
 		if !d.skipSpace() {
-			return nil, d.eofErr(m, what)
+			d.pop(start)
+			return start, d.eofErr(m, what)
 		}
 		c := d.buf[d.pos]
 		if c == closer {
 			d.pos++
-			return items, nil
+			return start, nil
 		}
 		v, ok, err := d.readForm()
 		if err != nil {
-			return nil, err
+			d.pop(start)
+			return start, err
 		}
 		if ok {
-			items = append(items, v)
+			d.stack = append(d.stack, v)
 		}
 	}
+}
+
+// pop drops the stack above start, clearing it for the garbage collector.
+func (d *Decoder) pop(start int) {
+	clear(d.stack[start:])
+	d.stack = d.stack[:start]
 }
 
 // readMap reads a map's entries after its '{'. A non-empty ns is the
 // namespace of a namespaced map #:ns{...}.
 func (d *Decoder) readMap(m mark, ns string) (Map, error) {
-	items, err := d.readSeq('}', m, "map")
+	start, err := d.readItems('}', m, "map")
 	if err != nil {
 		return nil, err
 	}
+	defer d.pop(start)
+	items := d.stack[start:]
 	if len(items)%2 != 0 {
 		return nil, d.syntaxErr(m, "map literal has an odd number of forms (%d)", len(items))
 	}
@@ -371,18 +398,32 @@ func (d *Decoder) readMap(m mark, ns string) (Map, error) {
 	for i := range mp {
 		k := items[2*i]
 		if ns != "" {
-			k = qualify(k, ns)
+			k = d.qualify(k, ns)
 		}
 		mp[i] = Entry{Key: k, Value: items[2*i+1]}
+		items[i] = k // the keys, for the duplicate check, overwrite consumed items
 	}
-	keys := make([]any, len(mp))
-	for i, e := range mp {
-		keys[i] = e.Key
-	}
-	if dup, ok := duplicate(keys); ok {
+	if dup, ok := duplicate(items[:len(mp)]); ok {
 		return nil, d.syntaxErr(m, "duplicate map key %s", describe(dup))
 	}
 	return mp, nil
+}
+
+// qualify interns the qualified form of a namespaced map's keyword key.
+func (d *Decoder) qualify(k any, ns string) any {
+	kw, ok := k.(datomic.Keyword)
+	if !ok || strings.IndexByte(string(kw), '/') >= 0 {
+		return qualify(k, ns)
+	}
+	d.tok = append(append(append(d.tok[:0], ns...), '/'), kw...)
+	if v, ok := d.keywords[string(d.tok)]; ok {
+		return v
+	}
+	v := any(datomic.Keyword(d.tok))
+	if len(d.keywords) < maxInterned {
+		d.keywords[string(d.tok)] = v
+	}
+	return v
 }
 
 // qualify gives a keyword or symbol key of a namespaced map its namespace:
@@ -412,6 +453,14 @@ func qualify(k any, ns string) any {
 func duplicate(vals []any) (any, bool) {
 	if len(vals) <= 16 {
 		for i := 1; i < len(vals); i++ {
+			if k, ok := vals[i].(datomic.Keyword); ok {
+				for j := range i {
+					if k2, ok := vals[j].(datomic.Keyword); ok && k == k2 {
+						return k, true
+					}
+				}
+				continue
+			}
 			for j := range i {
 				if Equal(vals[i], vals[j]) {
 					return vals[i], true
