@@ -1,0 +1,75 @@
+package dcbackup_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/mem"
+	"github.com/dcbackup/dcbackup/internal/histgen"
+	"github.com/stretchr/testify/require"
+)
+
+// stepClock is a deterministic clock that moves a minute per reading, so
+// that generated explicit instants (a few seconds after the latest) are
+// never in the future.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newStepClock() *stepClock {
+	return &stepClock{t: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Minute)
+	return c.t
+}
+
+// newSource returns a mem database with a random history of n transactions.
+func newSource(t testing.TB, seed uint64, n int, shared bool) *mem.Conn {
+	t.Helper()
+	conn := mem.New(mem.Options{Clock: newStepClock().Now, SharedCounter: shared})
+	st, err := histgen.Generate(context.Background(), conn, histgen.Config{Seed: seed, Txs: n})
+	require.NoError(t, err)
+	require.Greater(t, st.Committed, n/2, "most generated transactions must commit")
+	return conn
+}
+
+// newTarget returns an empty mem database whose bootstrap ids differ from
+// the default layout, so that a restore mapping bootstrap entities by id
+// instead of by ident fails.
+func newTarget() *mem.Conn {
+	return mem.New(mem.Options{BootstrapShift: 1000, ExtraBuiltins: true})
+}
+
+func requireVerified(t testing.TB, source, target datomic.Conn) dcbackup.VerifyReport {
+	t.Helper()
+	rep, err := dcbackup.Verify(context.Background(), source, target, nil)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "differences: %v", rep.Differences)
+	return rep
+}
+
+func basisT(t testing.TB, conn datomic.Conn) int64 {
+	t.Helper()
+	db, err := conn.DB(context.Background())
+	require.NoError(t, err)
+	return db.BasisT()
+}
+
+func logLen(t testing.TB, conn datomic.Conn) (txs, datoms int) {
+	t.Helper()
+	for tx, err := range conn.TxRange(context.Background(), 0, 0) {
+		require.NoError(t, err)
+		txs++
+		datoms += len(tx.Datoms)
+	}
+	return txs, datoms
+}

@@ -1,0 +1,199 @@
+package dcbackup_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/stretchr/testify/require"
+)
+
+func backedUp(t *testing.T, seed uint64, n, perSegment int) (*dcbackup.MemStore, datomic.Conn) {
+	t.Helper()
+	src := newSource(t, seed, n, seed%2 == 0)
+	store := dcbackup.NewMemStore()
+	_, err := dcbackup.Backup(context.Background(), "db", src, store, &dcbackup.BackupOptions{MaxTxPerSegment: perSegment})
+	require.NoError(t, err)
+	return store, src
+}
+
+func TestRestoreRefusesTargetWithUserData(t *testing.T) {
+	ctx := context.Background()
+	store, _ := backedUp(t, 1, 20, 5)
+	target := newTarget()
+	_, err := target.Transact(ctx, []datomic.Op{datomic.EntityMap{
+		"db/ident": datomic.Keyword("user/attr"), "db/valueType": datomic.Keyword("db.type/string"),
+		"db/cardinality": datomic.Keyword("db.cardinality/one"),
+	}})
+	require.NoError(t, err)
+	before := basisT(t, target)
+	_, err = dcbackup.Restore(ctx, "db", store, target, nil)
+	require.ErrorIs(t, err, dcbackup.ErrTargetNotEmpty)
+	require.Contains(t, err.Error(), "fresh database")
+	require.Equal(t, before, basisT(t, target), "target untouched")
+}
+
+func TestRestoreRefusesTargetWrittenSince(t *testing.T) {
+	ctx := context.Background()
+	store, _ := backedUp(t, 2, 20, 5)
+	target := newTarget()
+	_, err := dcbackup.RestoreSegment(ctx, "db", store, target, nil)
+	require.NoError(t, err)
+	_, err = target.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "foreign write"}})
+	require.NoError(t, err)
+	before := basisT(t, target)
+	_, err = dcbackup.Restore(ctx, "db", store, target, nil)
+	require.ErrorIs(t, err, dcbackup.ErrTargetModified)
+	require.Equal(t, before, basisT(t, target))
+}
+
+func TestRestoreRefusesTargetOfAnotherBackup(t *testing.T) {
+	ctx := context.Background()
+	storeA, _ := backedUp(t, 3, 20, 5)
+	storeB, _ := backedUp(t, 4, 20, 5)
+	target := newTarget()
+	_, err := dcbackup.RestoreSegment(ctx, "db", storeA, target, nil)
+	require.NoError(t, err)
+	before := basisT(t, target)
+	_, err = dcbackup.Restore(ctx, "db", storeB, target, nil)
+	require.ErrorIs(t, err, dcbackup.ErrTargetModified)
+	require.Equal(t, before, basisT(t, target))
+}
+
+func TestRestoreReportsGap(t *testing.T) {
+	ctx := context.Background()
+	store, src := backedUp(t, 5, 30, 3)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 3)
+	missing := segs[2]
+	holey := dcbackup.NewMemStore()
+	for _, s := range segs {
+		if s == missing {
+			continue
+		}
+		data, err := store.Load(ctx, "db", s)
+		require.NoError(t, err)
+		require.NoError(t, holey.Save(ctx, "db", s, data))
+	}
+	gaps, err := dcbackup.Gaps(ctx, "db", holey)
+	require.NoError(t, err)
+	require.Equal(t, []dcbackup.Gap{{StartT: missing.StartT, EndT: missing.EndT}}, gaps)
+
+	target := newTarget()
+	res, err := dcbackup.Restore(ctx, "db", holey, target, nil)
+	require.ErrorIs(t, err, dcbackup.ErrGap)
+	var gapErr *dcbackup.GapError
+	require.ErrorAs(t, err, &gapErr)
+	require.Equal(t, missing.StartT, gapErr.StartT)
+	require.Equal(t, missing.EndT, gapErr.EndT)
+	require.Less(t, res.LastT, missing.StartT, "nothing past the gap restored")
+
+	// Repair fills the hole from the source; the restore then completes.
+	_, err = dcbackup.Repair(ctx, "db", src, holey, nil)
+	require.NoError(t, err)
+	gaps, err = dcbackup.Gaps(ctx, "db", holey)
+	require.NoError(t, err)
+	require.Empty(t, gaps)
+	_, err = dcbackup.Restore(ctx, "db", holey, target, nil)
+	require.NoError(t, err)
+	requireVerified(t, src, target)
+}
+
+func TestRestoreRefusesCorruptSegment(t *testing.T) {
+	ctx := context.Background()
+	store, src := backedUp(t, 6, 30, 4)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	bad := segs[len(segs)/2]
+	data, err := store.Load(ctx, "db", bad)
+	require.NoError(t, err)
+	corrupt := dcbackup.NewMemStore()
+	for _, s := range segs {
+		d, err := store.Load(ctx, "db", s)
+		require.NoError(t, err)
+		if s == bad {
+			d = append([]byte(nil), data...)
+			d[len(d)/2] ^= 0x40
+		}
+		require.NoError(t, corrupt.Save(ctx, "db", s, d))
+	}
+	target := newTarget()
+	res, err := dcbackup.Restore(ctx, "db", corrupt, target, nil)
+	require.ErrorIs(t, err, dcbackup.ErrCorruptSegment)
+	require.Contains(t, err.Error(), bad.String())
+	require.Less(t, res.LastT, bad.StartT, "nothing of the corrupt segment applied")
+	// The target holds exactly the segments before it.
+	require.GreaterOrEqual(t, res.LastT, int64(0), "the segments before the corrupt one were restored")
+	rep := requireVerified(t, src, target)
+	require.Equal(t, res.LastT, rep.LastT)
+}
+
+func TestRestoreRefusesSegmentOfAnotherDatabase(t *testing.T) {
+	ctx := context.Background()
+	store, _ := backedUp(t, 7, 10, 100)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	other := dcbackup.NewMemStore()
+	for _, s := range segs {
+		d, err := store.Load(ctx, "db", s)
+		require.NoError(t, err)
+		require.NoError(t, other.Save(ctx, "other", s, d))
+	}
+	target := newTarget()
+	_, err = dcbackup.Restore(ctx, "other", other, target, nil)
+	require.ErrorIs(t, err, dcbackup.ErrWrongDatabase)
+	txs, _ := logLen(t, target)
+	require.Zero(t, txs)
+}
+
+// flakyConn fails the n-th Transact, either before applying it or after
+// (the transaction commits but the caller sees an error, as when a
+// connection drops while the result is on its way).
+type flakyConn struct {
+	datomic.Conn
+	failAt     int
+	afterApply bool
+	calls      int
+}
+
+var errInjectedTransact = errors.New("injected failure")
+
+func (c *flakyConn) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxReport, error) {
+	c.calls++
+	if c.calls != c.failAt {
+		return c.Conn.Transact(ctx, ops)
+	}
+	if c.afterApply {
+		if _, err := c.Conn.Transact(ctx, ops); err != nil {
+			return datomic.TxReport{}, err
+		}
+	}
+	return datomic.TxReport{}, errInjectedTransact
+}
+
+// TestRestoreCrashAtEveryTransaction interrupts a restore at every
+// transaction boundary, before and after the transaction commits, and
+// resumes it: the result is always identical to an uninterrupted restore.
+func TestRestoreCrashAtEveryTransaction(t *testing.T) {
+	ctx := context.Background()
+	store, src := backedUp(t, 8, 25, 4)
+	srcTxs, _ := logLen(t, src)
+	crashPoints := 0
+	for failAt := 1; failAt <= srcTxs+1; failAt++ {
+		for _, after := range []bool{false, true} {
+			target := newTarget()
+			flaky := &flakyConn{Conn: target, failAt: failAt, afterApply: after}
+			_, err := dcbackup.Restore(ctx, "db", store, flaky, nil)
+			require.ErrorIs(t, err, errInjectedTransact)
+			crashPoints++
+			_, err = dcbackup.Restore(ctx, "db", store, target, nil)
+			require.NoError(t, err)
+			rep := requireVerified(t, src, target)
+			require.Equal(t, srcTxs, rep.Transactions, "failAt %d after %v", failAt, after)
+		}
+	}
+	t.Logf("%d crash points resumed", crashPoints)
+}

@@ -1,0 +1,73 @@
+package dcbackup
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// identAttr is the ident of :db/ident.
+const identAttr datomic.Keyword = "db/ident"
+
+// sourceSchema is what a backup needs to know about the source beyond its
+// log: the bootstrap entities and the attributes. It is read once per
+// backup call from one database value and is safe for concurrent use.
+type sourceSchema struct {
+	db        datomic.DB
+	bootstrap map[int64]datomic.Keyword
+
+	mu    sync.Mutex
+	attrs map[int64]datomic.Attribute
+}
+
+// loadSourceSchema reads the bootstrap entities of db. An entity is a
+// bootstrap entity when its :db/ident was asserted by a transaction older
+// than the first transaction in the log: no logged transaction created it,
+// so a restore must find it in the target by ident.
+func loadSourceSchema(ctx context.Context, conn datomic.Conn, db datomic.DB) (*sourceSchema, error) {
+	firstT := int64(-1)
+	for tx, err := range conn.TxRange(ctx, 0, 0) {
+		if err != nil {
+			return nil, fmt.Errorf("read first transaction of the source log: %w", err)
+		}
+		firstT = tx.T
+		break
+	}
+	s := &sourceSchema{db: db, bootstrap: map[int64]datomic.Keyword{}, attrs: map[int64]datomic.Attribute{}}
+	for d, err := range db.Datoms(ctx, datomic.AEVT, identAttr) {
+		if err != nil {
+			return nil, fmt.Errorf("read source idents: %w", err)
+		}
+		if firstT < 0 || datomic.ToT(d.Tx) < firstT {
+			kw, ok := d.V.(datomic.Keyword)
+			if !ok {
+				return nil, fmt.Errorf("source ident of %d is %T, not a keyword", d.E, d.V)
+			}
+			s.bootstrap[d.E] = kw
+		}
+	}
+	return s, nil
+}
+
+// attribute returns the source attribute with id, cached.
+func (s *sourceSchema) attribute(ctx context.Context, id int64) (datomic.Attribute, error) {
+	s.mu.Lock()
+	a, ok := s.attrs[id]
+	s.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	a, ok, err := s.db.Attribute(ctx, id)
+	if err != nil {
+		return a, fmt.Errorf("read source attribute %d: %w", id, err)
+	}
+	if !ok {
+		return a, fmt.Errorf("source log uses attribute %d, which the source does not describe", id)
+	}
+	s.mu.Lock()
+	s.attrs[id] = a
+	s.mu.Unlock()
+	return a, nil
+}

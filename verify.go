@@ -1,0 +1,328 @@
+package dcbackup
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// VerifyOptions configures Verify. The zero value is ready to use.
+type VerifyOptions struct {
+	// MaxDifferences stops the comparison after this many differences
+	// (default 20).
+	MaxDifferences int
+	// CacheSize bounds the target-to-source id cache (default 1<<20).
+	CacheSize int
+}
+
+// Difference is one way in which a restored target differs from its source.
+type Difference struct {
+	// SourceT is the source transaction concerned (-1 if none).
+	SourceT int64
+	// TargetT is the target transaction concerned (-1 if none).
+	TargetT int64
+	// What describes the difference; datoms are written with source ids.
+	What string
+}
+
+// String formats d for a report.
+func (d Difference) String() string {
+	return fmt.Sprintf("source t %d / target t %d: %s", d.SourceT, d.TargetT, d.What)
+}
+
+// VerifyReport is the outcome of Verify.
+type VerifyReport struct {
+	// Transactions and Datoms count what was compared.
+	Transactions int
+	Datoms       int
+	// LastT is the last source t compared.
+	LastT int64
+	// Differences lists the first differences found.
+	Differences []Difference
+}
+
+// OK reports that no difference was found.
+func (r VerifyReport) OK() bool { return len(r.Differences) == 0 }
+
+// Verify compares a source database with a target restored from it, modulo
+// the id map: every source transaction up to the last one restored must
+// appear in the target, in order, with the same datoms (assertions and
+// retractions, transaction instants and annotations included, composite
+// tuples included as the target maintains them), and the target must hold
+// no transaction a restore did not write. Ids are compared through the
+// target's original-id attribute and, for bootstrap entities, by ident.
+// Memory is bounded by one transaction and the id cache.
+func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOptions) (VerifyReport, error) {
+	if opts == nil {
+		opts = &VerifyOptions{}
+	}
+	maxDiff := opts.MaxDifferences
+	if maxDiff <= 0 {
+		maxDiff = 20
+	}
+	rep := VerifyReport{LastT: -1}
+	v, err := newVerifier(ctx, source, target, opts.CacheSize)
+	if err != nil {
+		return rep, err
+	}
+	if v == nil {
+		rep.Differences = append(rep.Differences, Difference{SourceT: -1, TargetT: -1, What: "the target was never restored into (no " + OriginalIDAttr.String() + " attribute)"})
+		return rep, nil
+	}
+	diff := func(d Difference) bool {
+		rep.Differences = append(rep.Differences, d)
+		return len(rep.Differences) >= maxDiff
+	}
+	nextSrc, stopSrc := iter.Pull2(source.TxRange(ctx, 0, 0))
+	defer stopSrc()
+	for ttx, err := range target.TxRange(ctx, 0, 0) {
+		if err != nil {
+			return rep, fmt.Errorf("dcbackup: verify: read target log: %w", err)
+		}
+		srcTx, restored, err := v.originOf(ctx, ttx)
+		if err != nil {
+			return rep, err
+		}
+		if !restored {
+			if v.isSetup(ttx) {
+				continue
+			}
+			if diff(Difference{SourceT: -1, TargetT: ttx.T, What: "target transaction was not written by a restore"}) {
+				return rep, nil
+			}
+			continue
+		}
+		// Advance the source log to the transaction this one came from.
+		var stx datomic.Tx
+		for {
+			tx, err, ok := nextSrc()
+			if !ok {
+				diff(Difference{SourceT: datomic.ToT(srcTx), TargetT: ttx.T, What: "target holds a transaction restored from a source t that the source log does not have"})
+				return rep, nil
+			}
+			if err != nil {
+				return rep, fmt.Errorf("dcbackup: verify: read source log: %w", err)
+			}
+			if tx.T == datomic.ToT(srcTx) {
+				stx = tx
+				break
+			}
+			if tx.T > datomic.ToT(srcTx) {
+				diff(Difference{SourceT: datomic.ToT(srcTx), TargetT: ttx.T, What: "target transactions are out of source order"})
+				return rep, nil
+			}
+			if diff(Difference{SourceT: tx.T, TargetT: -1, What: "source transaction missing from target"}) {
+				return rep, nil
+			}
+		}
+		rep.Transactions++
+		rep.Datoms += len(stx.Datoms)
+		rep.LastT = stx.T
+		for _, what := range v.compareTx(ctx, stx, ttx) {
+			if diff(Difference{SourceT: stx.T, TargetT: ttx.T, What: what}) {
+				return rep, nil
+			}
+		}
+		if v.err != nil {
+			return rep, v.err
+		}
+	}
+	return rep, nil
+}
+
+// verifier translates target datoms into source ids.
+type verifier struct {
+	src, tgt             datomic.DB
+	origAttr, markerAttr int64
+	cache                *idCache
+	srcAttrs, tgtAttrs   map[int64]datomic.Attribute
+	err                  error
+}
+
+func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int) (*verifier, error) {
+	sdb, err := source.DB(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dcbackup: verify: read source: %w", err)
+	}
+	tdb, err := target.DB(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dcbackup: verify: read target: %w", err)
+	}
+	orig, ok, err := tdb.Entid(ctx, OriginalIDAttr)
+	if err != nil || !ok {
+		return nil, err
+	}
+	marker, _, err := tdb.Entid(ctx, LastSourceTAttr)
+	if err != nil {
+		return nil, err
+	}
+	return &verifier{src: sdb, tgt: tdb, origAttr: orig, markerAttr: marker, cache: newIDCache(cacheSize),
+		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}}, nil
+}
+
+// originOf returns the source transaction id a target transaction was
+// restored from.
+func (v *verifier) originOf(ctx context.Context, ttx datomic.Tx) (int64, bool, error) {
+	for _, d := range ttx.Datoms {
+		if d.E == d.Tx && d.A == v.origAttr && d.Added {
+			id, ok := d.V.(int64)
+			return id, ok, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// isSetup reports whether ttx is the restore's own schema transaction.
+func (v *verifier) isSetup(ttx datomic.Tx) bool {
+	for _, d := range ttx.Datoms {
+		if d.E == v.origAttr || d.E == v.markerAttr {
+			return true
+		}
+	}
+	return false
+}
+
+// compareTx compares one source transaction with its restored copy.
+func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string {
+	want := map[string]int{}
+	for _, d := range stx.Datoms {
+		a := v.attr(ctx, v.src, v.srcAttrs, d.A)
+		if isBookkeeping(a.Ident) {
+			continue
+		}
+		want[datomKey(d.E, d.A, d.V, d.Added)]++
+	}
+	got := map[string]int{}
+	for _, d := range ttx.Datoms {
+		if d.A == v.origAttr || d.A == v.markerAttr {
+			continue
+		}
+		a := v.attr(ctx, v.tgt, v.tgtAttrs, d.A)
+		e := stx.ID()
+		if d.E != ttx.ID() {
+			e = v.toSource(ctx, d.E)
+		}
+		val := d.V
+		switch {
+		case a.IsRef():
+			if id, ok := val.(int64); ok {
+				if id == ttx.ID() {
+					val = stx.ID()
+				} else {
+					val = v.toSource(ctx, id)
+				}
+			}
+		case a.ValueType == datomic.TypeTuple:
+			if t, ok := val.(datomic.Tuple); ok {
+				types := v.tupleTypes(ctx, a)
+				out := make(datomic.Tuple, len(t))
+				for i, x := range t {
+					if id, ok := x.(int64); ok && i < len(types) && types[i] == datomic.TypeRef {
+						x = v.toSource(ctx, id)
+					}
+					out[i] = x
+				}
+				val = out
+			}
+		}
+		got[datomKey(e, v.toSource(ctx, d.A), val, d.Added)]++
+	}
+	var out []string
+	for k, n := range want {
+		if got[k] < n {
+			out = append(out, "missing from target: "+k)
+		}
+	}
+	for k, n := range got {
+		if want[k] < n {
+			out = append(out, "extra in target: "+k)
+		}
+	}
+	return out
+}
+
+func (v *verifier) attr(ctx context.Context, db datomic.DB, cache map[int64]datomic.Attribute, id int64) datomic.Attribute {
+	if a, ok := cache[id]; ok {
+		return a
+	}
+	a, _, err := db.Attribute(ctx, id)
+	if err != nil && v.err == nil {
+		v.err = fmt.Errorf("dcbackup: verify: read attribute %d: %w", id, err)
+	}
+	cache[id] = a
+	return a
+}
+
+// tupleTypes returns the element types of a target tuple attribute; those
+// of a composite tuple are the value types of the attributes it names.
+func (v *verifier) tupleTypes(ctx context.Context, a datomic.Attribute) []datomic.ValueType {
+	if !a.IsComposite() {
+		out := make([]datomic.ValueType, 0, max(len(a.TupleTypes), 8))
+		for i := range cap(out) {
+			out = append(out, a.TupleElemType(i))
+		}
+		return out
+	}
+	out := make([]datomic.ValueType, len(a.TupleAttrs))
+	for i, kw := range a.TupleAttrs {
+		ca, _, err := v.tgt.Attribute(ctx, kw)
+		if err != nil {
+			v.fail(err)
+		}
+		out[i] = ca.ValueType
+	}
+	return out
+}
+
+// toSource maps a target id to the source id it was restored from, or to
+// the source id with the same bootstrap ident; -1 when there is none.
+func (v *verifier) toSource(ctx context.Context, id int64) int64 {
+	if s, ok := v.cache.get(id); ok {
+		return s
+	}
+	src := int64(-1)
+	for d, err := range v.tgt.Datoms(ctx, datomic.EAVT, id, v.origAttr) {
+		if err != nil {
+			v.fail(err)
+			return -1
+		}
+		src = d.V.(int64)
+	}
+	if src < 0 {
+		if kw, ok, err := v.tgt.Ident(ctx, id); err != nil {
+			v.fail(err)
+		} else if ok {
+			if s, ok, err := v.src.Entid(ctx, kw); err != nil {
+				v.fail(err)
+			} else if ok {
+				src = s
+			}
+		}
+	}
+	v.cache.put(id, src)
+	return src
+}
+
+func (v *verifier) fail(err error) {
+	if v.err == nil {
+		v.err = fmt.Errorf("dcbackup: verify: %w", err)
+	}
+}
+
+func datomKey(e, a int64, val any, added bool) string {
+	var b strings.Builder
+	b.WriteString("[")
+	b.WriteString(strconv.FormatInt(e, 10))
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatInt(a, 10))
+	b.WriteByte(' ')
+	b.WriteString(datomic.FormatValue(val))
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatBool(added))
+	b.WriteString("]")
+	return b.String()
+}
