@@ -568,6 +568,12 @@ func validSymbolPart(b []byte) bool {
 
 // readString reads a string after its opening quote.
 func (d *Decoder) readString(m mark) (string, error) {
+	b, err := d.readStringBytes(m)
+	return string(b), err
+}
+
+// readStringBytes reads a string after its opening quote into d.str.
+func (d *Decoder) readStringBytes(m mark) ([]byte, error) {
 	d.str = d.str[:0]
 	hi := rune(-1) // pending high surrogate of a \u escape
 	flush := func() {
@@ -578,7 +584,7 @@ func (d *Decoder) readString(m mark) (string, error) {
 	}
 	for {
 		if !d.fill() {
-			return "", d.eofErr(m, "string")
+			return nil, d.eofErr(m, "string")
 		}
 		chunk := d.buf[d.pos:d.end]
 		i := 0
@@ -596,18 +602,18 @@ func (d *Decoder) readString(m mark) (string, error) {
 		if chunk[i] == '"' {
 			d.pos++
 			flush()
-			return string(d.str), nil
+			return d.str, nil
 		}
 		em := d.mark()
 		d.pos++ // the backslash
 		c, ok := d.nextByte()
 		if !ok {
-			return "", d.eofErr(m, "string")
+			return nil, d.eofErr(m, "string")
 		}
 		if c == 'u' {
 			r, err := d.hex4(em)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
 			switch {
 			case 0xD800 <= r && r < 0xDC00:
@@ -637,7 +643,7 @@ func (d *Decoder) readString(m mark) (string, error) {
 		case 'f':
 			d.str = append(d.str, '\f')
 		default:
-			return "", d.syntaxErr(em, "invalid escape \\%c in string", c)
+			return nil, d.syntaxErr(em, "invalid escape \\%c in string", c)
 		}
 	}
 }
@@ -794,6 +800,19 @@ func (d *Decoder) readDispatch(m mark) (any, bool, error) {
 		return nil, false, d.syntaxErr(m, "invalid tag #%s", tok)
 	}
 	tag := datomic.Symbol(tok)
+	if tag == "uuid" && d.skipSpace() && d.buf[d.pos] == '"' {
+		// The common case, without making a string of the text.
+		d.pos++
+		b, err := d.readStringBytes(d.mark())
+		if err != nil {
+			return nil, false, err
+		}
+		u, ok := parseUUID(b)
+		if !ok {
+			return nil, false, d.syntaxErr(m, "#uuid: invalid uuid %q", b)
+		}
+		return u, true, nil
+	}
 	if err := d.enter(m); err != nil {
 		return nil, false, err
 	}
@@ -836,4 +855,28 @@ func (d *Decoder) tagged(tag datomic.Symbol, v any) (any, error) {
 		return d.dbID(v)
 	}
 	return Tagged{Tag: tag, Value: v}, nil
+}
+
+// parseUUID parses the canonical 8-4-4-4-12 hex form.
+func parseUUID(b []byte) (datomic.UUID, bool) {
+	var u datomic.UUID
+	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := hexVal(b[i])
+		lo, ok2 := hexVal(b[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = byte(hi<<4 | lo)
+		j++
+		i += 2
+	}
+	return u, true
 }

@@ -79,27 +79,57 @@ func (s *LoadStats) add(o LoadStats) {
 func LoadBatches(ctx context.Context, conn datomic.Conn, r io.Reader, opts LoadOptions) (LoadStats, error) {
 	start := time.Now()
 	l := loader{conn: conn, opts: opts}
-	dec := NewDecoder(r)
-	for {
+	err := l.run(ctx, r)
+	l.stats.Duration = time.Since(start)
+	return l.stats, err
+}
+
+type decoded struct {
+	form any
+	err  error
+}
+
+// run decodes the next batch in a goroutine while the current one is
+// converted and transacted, so at most three batches are in memory.
+func (l *loader) run(ctx context.Context, r io.Reader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	forms := make(chan decoded, 1)
+	go func() {
+		defer close(forms)
+		dec := NewDecoder(r)
+		for {
+			v, err := dec.Decode()
+			if err == io.EOF {
+				return
+			}
+			select {
+			case forms <- decoded{v, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		// Stop the decoder and wait for it: r is not used after return.
+		cancel()
+		for range forms {
+		}
+	}()
+	for f := range forms {
+		if f.err != nil {
+			return f.err
+		}
 		if err := ctx.Err(); err != nil {
-			l.stats.Duration = time.Since(start)
-			return l.stats, err
+			return err
 		}
-		form, err := dec.Decode()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			l.stats.Duration = time.Since(start)
-			return l.stats, err
-		}
-		if err := l.batch(ctx, form); err != nil {
-			l.stats.Duration = time.Since(start)
-			return l.stats, fmt.Errorf("batch %d: %w", l.stats.Batches, err)
+		if err := l.batch(ctx, f.form); err != nil {
+			return fmt.Errorf("batch %d: %w", l.stats.Batches, err)
 		}
 	}
-	l.stats.Duration = time.Since(start)
-	return l.stats, nil
+	return ctx.Err()
 }
 
 type loader struct {
