@@ -79,9 +79,49 @@ func (s *LoadStats) add(o LoadStats) {
 func LoadBatches(ctx context.Context, conn datomic.Conn, r io.Reader, opts LoadOptions) (LoadStats, error) {
 	start := time.Now()
 	l := loader{conn: conn, opts: opts}
-	err := l.run(ctx, r)
+	err := l.run(ctx, r, l.batch)
 	l.stats.Duration = time.Since(start)
 	return l.stats, err
+}
+
+// LoadTransactions reads transactions from r, each a top-level vector of
+// entity maps and list forms such as the Day of Datomic files hold, and
+// transacts them in order, converting values with the schema of the
+// database as it stands before each transaction (see [ConvertTx]).
+// Batches counts the forms read; SplitSize and SkipLoaded do not apply.
+func LoadTransactions(ctx context.Context, conn datomic.Conn, r io.Reader, opts LoadOptions) (LoadStats, error) {
+	start := time.Now()
+	l := loader{conn: conn, opts: opts}
+	err := l.run(ctx, r, l.tx)
+	l.stats.Duration = time.Since(start)
+	return l.stats, err
+}
+
+func (l *loader) tx(ctx context.Context, form any) error {
+	l.stats.Batches++
+	l.schema.reset(ctx, l.conn)
+	ops, err := ConvertTx(form, ConvertOptions{Schema: l.schema.lookup})
+	if err != nil {
+		return err
+	}
+	if err := l.schema.err; err != nil {
+		return fmt.Errorf("reading the schema: %w", err)
+	}
+	rep, err := l.conn.Transact(ctx, ops)
+	if err != nil {
+		return err
+	}
+	l.stats.Transactions++
+	for _, op := range ops {
+		if _, ok := op.(datomic.EntityMap); ok {
+			l.stats.EntityMaps++
+		}
+	}
+	l.stats.Datoms += int64(len(rep.TxData))
+	if l.opts.Logger != nil {
+		l.opts.Logger.DebugContext(ctx, "transacted", "form", l.stats.Batches, "t", rep.BasisAfter, "datoms", len(rep.TxData))
+	}
+	return nil
 }
 
 type decoded struct {
@@ -91,7 +131,7 @@ type decoded struct {
 
 // run decodes the next batch in a goroutine while the current one is
 // converted and transacted, so at most three batches are in memory.
-func (l *loader) run(ctx context.Context, r io.Reader) error {
+func (l *loader) run(ctx context.Context, r io.Reader, handle func(context.Context, any) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	forms := make(chan decoded, 1)
 	go func() {
@@ -125,8 +165,8 @@ func (l *loader) run(ctx context.Context, r io.Reader) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := l.batch(ctx, f.form); err != nil {
-			return fmt.Errorf("batch %d: %w", l.stats.Batches, err)
+		if err := handle(ctx, f.form); err != nil {
+			return fmt.Errorf("form %d: %w", l.stats.Batches, err)
 		}
 	}
 	return ctx.Err()
