@@ -86,6 +86,12 @@ type restorer struct {
 	res    RestoreResult
 	// pos is the next source t to restore: segments are chosen by it.
 	pos int64
+	// listHint, when positive, lists only segments starting at or after it
+	// (Replicate passes the start of the last segment it applied, so that
+	// polling a large store does not list all of it).
+	listHint int64
+	// lastSegStart is the StartT of the last segment applied.
+	lastSegStart int64
 }
 
 func newRestorer(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (*restorer, error) {
@@ -219,7 +225,14 @@ func (r *restorer) result(begin time.Time) RestoreResult {
 
 // listFrom lists the segments that may hold transactions from r.pos on.
 func (r *restorer) listFrom(ctx context.Context) ([]SegmentInfo, error) {
-	segs, err := r.store.List(ctx, r.db, 0)
+	from := max(min(r.listHint, r.pos), 0)
+	segs, err := r.store.List(ctx, r.db, from)
+	if err == nil && from > 0 {
+		if _, ok, gapEnd := nextSegment(segs, r.pos); !ok && gapEnd > 0 {
+			// Looks like a gap: make sure with a full listing.
+			segs, err = r.store.List(ctx, r.db, 0)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dcbackup: restore %q: list segments: %w", r.db, err)
 	}
@@ -332,6 +345,7 @@ func (r *restorer) apply(ctx context.Context, seg *Segment) error {
 		r.pos = tx.T + 1
 	}
 	r.pos = max(r.pos, seg.EndT)
+	r.lastSegStart = seg.StartT
 	return r.finishSegment(seg, applied, datoms, nil)
 }
 
