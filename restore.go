@@ -167,6 +167,12 @@ func Restore(ctx context.Context, db string, store BackupStore, target datomic.C
 	if err != nil {
 		return RestoreResult{LastT: -1}, err
 	}
+	return r.run(ctx, begin)
+}
+
+// run restores every segment available from r.pos on.
+func (r *restorer) run(ctx context.Context, begin time.Time) (RestoreResult, error) {
+	db := r.db
 	segs, err := r.listFrom(ctx)
 	if err != nil {
 		return r.result(begin), err
