@@ -382,3 +382,39 @@ func TestDeepNesting(t *testing.T) {
 	_, err = Unmarshal([]byte(in))
 	require.ErrorIs(t, err, ErrSyntax)
 }
+
+func TestLargeCollectionsDuplicates(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("#{")
+	for i := range 30 {
+		b.WriteString("[" + string(rune('a'+i%26)) + " " + strings.Repeat("1", 1+i/26) + "] ")
+	}
+	ok := b.String() + "}"
+	_, err := Unmarshal([]byte(ok))
+	require.NoError(t, err)
+	_, err = Unmarshal([]byte(b.String() + "[a 1]}"))
+	assert.ErrorContains(t, err, "duplicate set element [a 1]")
+
+	b.Reset()
+	b.WriteString("{")
+	for i := range 30 {
+		b.WriteString(":k" + string(rune('a'+i%26)) + strings.Repeat("x", i/26) + " 1 ")
+	}
+	_, err = Unmarshal([]byte(b.String() + "}"))
+	require.NoError(t, err)
+	_, err = Unmarshal([]byte(b.String() + ":kb 2}"))
+	assert.ErrorContains(t, err, "duplicate map key :kb")
+	_, err = Unmarshal([]byte(`{1.5 a 1.5 b}`))
+	assert.ErrorContains(t, err, "duplicate map key 1.5")
+	_, err = Unmarshal([]byte(`#{#inst "1970" #inst "1970-01-01T00:00:00Z"}`))
+	assert.ErrorContains(t, err, "duplicate set element")
+}
+
+func TestTagValueTypes(t *testing.T) {
+	for _, in := range []string{`#uuid 5`, `#uri 5`, `#uuid #_ 1 "bad"`} {
+		_, err := Unmarshal([]byte(in))
+		assert.ErrorIs(t, err, ErrSyntax, in)
+	}
+	v := mustRead(t, `#uuid #_ 1 "0005682C-3083-415E-AE4C-DEBD7BE3E47E"`)
+	assert.Equal(t, mustUUID("0005682c-3083-415e-ae4c-debd7be3e47e"), v)
+}

@@ -45,11 +45,19 @@
 //
 // [ConvertTx] turns a transaction (a vector of entity maps and list forms)
 // into operations; see its documentation for how vectors are told apart
-// (lookup refs, cardinality-many values, tuples) with and without a schema.
+// (lookup refs, cardinality-many values, tuples) with and without a schema,
+// given as [ConvertOptions.Schema]. Malformed data gives a [*TxDataError]
+// that names the operation and the attributes leading to the bad value.
 //
 // # Loading
 //
 // [LoadBatches] replays MusicBrainz-style batches, {:batch-ident {...}
-// :data [...]}, into a connection, optionally split into smaller
-// transactions; [LoadMBrainz] loads the whole sample in the importer's order.
+// :data [...]}, into a [datomic.Conn], optionally split into smaller
+// transactions, and [LoadMBrainz] loads the whole sample in the importer's
+// order after installing :mbrainz.initial-import/batch-id.
+// [LoadTransactions] replays a stream of transaction vectors (the Day of
+// Datomic files). All three convert each transaction with the schema of
+// the database as it stands before it, decode the next form while the
+// current one is transacted, and hold at most three top-level forms in
+// memory.
 package edn
