@@ -20,8 +20,9 @@ var (
 )
 
 // SegmentError is the error of decoding one stored segment. It names the
-// segment and wraps one of ErrCorruptSegment, ErrUnsupportedSegmentVersion
-// or ErrSegmentTooLarge.
+// segment and wraps one of ErrCorruptSegment (with ErrWrongDatabase for a
+// segment of another database), ErrUnsupportedSegmentVersion or
+// ErrSegmentTooLarge.
 type SegmentError struct {
 	// DB is the database name, when known (DecodeOptions.DB, else the name
 	// read from a segment whose checksum verified).
@@ -80,11 +81,15 @@ const DefaultMaxDecodedBytes = 1 << 30
 type DecodeOptions struct {
 	// MaxDecodedBytes bounds the size of a segment's payload after
 	// decompression, and with it the memory a hostile segment can make the
-	// decoder use; 0 means DefaultMaxDecodedBytes.
+	// decoder use; 0 means DefaultMaxDecodedBytes. The decoded Segment
+	// takes more memory than its payload (Go values: about 50 bytes per
+	// datom plus its value), but every allocation is bounded by the payload
+	// size, whatever the payload claims.
 	MaxDecodedBytes int64
 	// DB, when set, is the database the caller expects: it names the
-	// segment in errors, and a segment of another database is refused as
-	// corrupt (it is stored in the wrong place).
+	// segment in errors, and a segment of another database is refused with
+	// an error matching both ErrWrongDatabase and ErrCorruptSegment (it is
+	// stored in the wrong place).
 	DB string
 }
 

@@ -103,7 +103,7 @@ func (d *SegmentDecoder) decode(data []byte, info SegmentInfo) (*Segment, error)
 		return nil, corruptf("%v", err)
 	}
 	if d.opts.DB != "" && p.DB != d.opts.DB {
-		return named, corruptf("it belongs to database %q, not %q", p.DB, d.opts.DB)
+		return named, fmt.Errorf("%w: %w: it belongs to database %q, not %q", ErrCorruptSegment, ErrWrongDatabase, p.DB, d.opts.DB)
 	}
 	own := SegmentInfo{StartT: p.StartT, EndT: p.EndT}
 	if err := ValidateSegmentRange(own); err != nil {

@@ -137,6 +137,7 @@ func TestSegmentDecodeChecksInfoAndDB(t *testing.T) {
 
 	_, err = dcbackup.DecodeSegment(data, seg.Info(), dcbackup.DecodeOptions{DB: "other"})
 	require.ErrorIs(t, err, dcbackup.ErrCorruptSegment)
+	require.ErrorIs(t, err, dcbackup.ErrWrongDatabase)
 	assert.Contains(t, err.Error(), `"other"`)
 	assert.Contains(t, err.Error(), seg.DB)
 	_, err = dcbackup.DecodeSegment(data, seg.Info(), dcbackup.DecodeOptions{DB: seg.DB})
