@@ -67,16 +67,19 @@ func (c *Conn) liveValues(e, a int64, fn func(i uint32, f *fact)) {
 	}
 }
 
-// liveFact returns the current fact [e a v], if any (writer only).
+// liveFact returns the current fact [e a v], if any (writer only). It
+// scans whichever is shorter: e's facts or the facts with value v.
 func (c *Conn) liveFact(e int64, a *attrInfo, v any) (uint32, bool) {
 	es := c.ents[e]
 	if len(es) > 32 {
-		for _, i := range a.vals.m[valKey(v)] {
-			if f := c.facts.at(i); f.e == e && f.ret == 0 {
-				return i, true
+		if ps := a.vals.m[valKey(v)]; len(ps) < len(es) {
+			for _, i := range ps {
+				if f := c.facts.at(i); f.e == e && f.ret == 0 {
+					return i, true
+				}
 			}
+			return 0, false
 		}
-		return 0, false
 	}
 	for _, i := range es {
 		if f := c.facts.at(i); f.a == a.ID && f.ret == 0 && eqVal(f.v, v) {
