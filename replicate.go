@@ -1,0 +1,192 @@
+package dcbackup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// ReplicateOptions configures Replicate. The zero value is ready to use.
+type ReplicateOptions struct {
+	// Restore holds the restore options (filter, rewrites, stop point,
+	// logger, progress) applied to every segment.
+	Restore RestoreOptions
+	// PollInterval is the pause between polls of the store once caught up
+	// (default 5s), with ±20% jitter.
+	PollInterval time.Duration
+	// MaxBackoff caps the pause after consecutive transient errors, which
+	// doubles from PollInterval (default 1 minute).
+	MaxBackoff time.Duration
+	// OnLag, if set, is called after every poll with how far the target is
+	// behind the store.
+	OnLag func(Lag)
+}
+
+// Lag says how far a replica is behind its backup.
+type Lag struct {
+	// StoreEndT is the end (exclusive) of the newest segment in the store:
+	// every source t below it is backed up.
+	StoreEndT int64
+	// RestoredT is the last source t restored into the target (-1: none).
+	RestoredT int64
+	// Applied counts the transactions restored by this poll.
+	Applied int
+	// Err is the transient error of this poll, if any; Replicate retries.
+	Err error
+}
+
+// CaughtUp reports that the target holds everything the store has.
+func (l Lag) CaughtUp() bool { return l.Err == nil && l.StoreEndT <= l.RestoredT+1 }
+
+// Replicate keeps target a replica of db's backup: it restores new segments
+// as they appear in store, polling with backoff and jitter, until ctx ends
+// (then it returns ctx's error) or the restore's stop point is reached
+// (then nil). Transient failures (an unreachable store or target) are
+// retried; anything else stops it with the error: a corrupt segment, a gap
+// in the store, a target written to by someone else.
+func Replicate(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *ReplicateOptions) error {
+	if opts == nil {
+		opts = &ReplicateOptions{}
+	}
+	bo := backoff{base: opts.PollInterval, max: opts.MaxBackoff}
+	if bo.base <= 0 {
+		bo.base = 5 * time.Second
+	}
+	if bo.max <= 0 {
+		bo.max = time.Minute
+	}
+	log := loggerOrDiscard(opts.Restore.Logger).With("db", db)
+	hint := int64(0)
+	for {
+		res, err := replicateOnce(ctx, db, store, target, &opts.Restore, &hint)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		lag := Lag{RestoredT: res.LastT, Applied: res.Transactions, Err: err}
+		if last, ok, lerr := store.Last(ctx, db); lerr == nil && ok {
+			lag.StoreEndT = last.EndT
+		} else if err == nil && lerr != nil {
+			err, lag.Err = lerr, lerr
+		}
+		if opts.OnLag != nil {
+			opts.OnLag(lag)
+		}
+		var wait time.Duration
+		switch {
+		case err != nil && !isTransient(err):
+			return err
+		case err != nil:
+			wait = bo.failed()
+			log.Warn("replicate: transient error, retrying", "err", err, "retry_in", wait)
+		case res.Stopped:
+			return nil
+		default:
+			wait = bo.idle()
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func replicateOnce(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions, hint *int64) (RestoreResult, error) {
+	begin := time.Now()
+	r, err := newRestorer(ctx, db, store, target, opts)
+	if err != nil {
+		return RestoreResult{LastT: -1}, err
+	}
+	r.listHint = *hint
+	res, err := r.run(ctx, begin)
+	if r.lastSegStart > 0 {
+		*hint = r.lastSegStart
+	}
+	return res, err
+}
+
+// isTransient reports whether err may go away by itself: everything but
+// what this package or the database reports as a definite problem.
+func isTransient(err error) bool {
+	for _, permanent := range []error{
+		ErrCorruptSegment, ErrGap, ErrTargetNotEmpty, ErrTargetModified,
+		ErrWrongDatabase, ErrBootstrapMismatch, ErrInvalidDBName,
+	} {
+		if errors.Is(err, permanent) {
+			return false
+		}
+	}
+	var derr *datomic.Error
+	if errors.As(err, &derr) {
+		return derr.Retryable()
+	}
+	return true
+}
+
+// ContinuousBackupOptions configures ContinuousBackup. The zero value is
+// ready to use.
+type ContinuousBackupOptions struct {
+	// Backup holds the backup options (segment size, logger, progress).
+	Backup BackupOptions
+	// Interval is the pause between backups once up to date (default 1
+	// minute), with ±20% jitter.
+	Interval time.Duration
+	// MaxBackoff caps the pause after consecutive failures, which doubles
+	// from Interval (default 10 minutes).
+	MaxBackoff time.Duration
+	// MaxFailures stops the loop with the last error after this many
+	// consecutive failures (0: never stop).
+	MaxFailures int
+	// OnResult, if set, is called after every BackupNext call with its
+	// result and error: the place to export metrics and raise alerts.
+	OnResult func(BackupResult, error)
+}
+
+// ContinuousBackup backs db up into store until ctx ends: BackupNext as
+// long as there is more, then a pause of Interval. Failures are retried with
+// backoff and reported through OnResult; a run of MaxFailures failures ends
+// the loop with an error wrapping the last one. It returns ctx's error when
+// ctx ends.
+func ContinuousBackup(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *ContinuousBackupOptions) error {
+	if opts == nil {
+		opts = &ContinuousBackupOptions{}
+	}
+	bo := backoff{base: opts.Interval, max: opts.MaxBackoff}
+	if bo.base <= 0 {
+		bo.base = time.Minute
+	}
+	if bo.max <= 0 {
+		bo.max = 10 * time.Minute
+	}
+	log := loggerOrDiscard(opts.Backup.Logger).With("db", db)
+	failures := 0
+	for {
+		res, err := BackupNext(ctx, db, conn, store, &opts.Backup)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if opts.OnResult != nil {
+			opts.OnResult(res, err)
+		}
+		var wait time.Duration
+		switch {
+		case err != nil:
+			failures++
+			if opts.MaxFailures > 0 && failures >= opts.MaxFailures {
+				return fmt.Errorf("dcbackup: continuous backup %q: %d consecutive failures, last: %w", db, failures, err)
+			}
+			wait = bo.failed()
+			log.Error("backup failed, retrying", "err", err, "failures", failures, "retry_in", wait)
+		case res.More:
+			failures = 0
+			continue
+		default:
+			failures = 0
+			wait = bo.idle()
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
