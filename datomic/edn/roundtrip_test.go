@@ -2,6 +2,7 @@ package edn
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -252,4 +253,126 @@ func FuzzDecode(f *testing.F) {
 			_, _ = ConvertTx(v, ConvertOptions{Schema: schema})
 		}
 	})
+}
+
+// entityGen builds random transaction data in the shapes ConvertTx reads
+// back unambiguously without a schema.
+type entityGen struct{ gen }
+
+// attr returns an attribute ident that is not a reverse one.
+func (g entityGen) attr() datomic.Keyword { return datomic.Keyword(g.name() + "/a" + g.name()) }
+
+func (g entityGen) scalar() any {
+	switch g.r.IntN(9) {
+	case 0:
+		return g.str()
+	case 1:
+		return g.r.Int64()
+	case 2:
+		return datomic.Keyword(g.qualified())
+	case 3:
+		var u datomic.UUID
+		for i := range u {
+			u[i] = byte(g.r.IntN(256))
+		}
+		return u
+	case 4:
+		return time.UnixMilli(g.r.Int64N(1e13)).UTC()
+	case 5:
+		return g.r.NormFloat64()
+	case 6:
+		return g.r.IntN(2) == 0
+	case 7:
+		return datomic.BigDec{Unscaled: big.NewInt(g.r.Int64N(1e6)), Scale: int32(g.r.IntN(5))}
+	}
+	return new(big.Int).Lsh(big.NewInt(g.r.Int64N(1e6)+1), 70)
+}
+
+func (g entityGen) entity() any {
+	switch g.r.IntN(5) {
+	case 0:
+		return g.r.Int64N(1 << 50)
+	case 1:
+		return datomic.TempID(g.name())
+	case 2:
+		return g.attr()
+	case 3:
+		return datomic.LookupRef{A: datomic.Keyword("u/a" + g.name()), V: g.str()}
+	}
+	return datomic.TxTempID
+}
+
+func (g entityGen) entityMap(depth int) datomic.EntityMap {
+	m := datomic.EntityMap{}
+	if g.r.IntN(2) == 0 {
+		m[datomic.DBID] = g.entity()
+	}
+	for range 1 + g.r.IntN(5) {
+		k := g.attr()
+		switch g.r.IntN(6) {
+		case 0:
+			if depth > 0 {
+				m[k] = g.entityMap(depth - 1)
+				continue
+			}
+			m[k] = g.scalar()
+		case 1:
+			// Values of one type, more than two, never a lookup ref shape.
+			first := g.scalar()
+			vals := []any{first}
+			for len(vals) < 3+g.r.IntN(3) {
+				if v := g.scalar(); fmt.Sprintf("%T", v) == fmt.Sprintf("%T", first) {
+					vals = append(vals, v)
+				}
+			}
+			m[k] = vals
+		case 2:
+			m[k] = datomic.LookupRef{A: datomic.Keyword("u/a" + g.name()), V: int64(g.r.IntN(1000))}
+		default:
+			m[k] = g.scalar()
+		}
+	}
+	return m
+}
+
+func TestConvertRoundTrip(t *testing.T) {
+	g := entityGen{gen{rand.New(rand.NewPCG(5, 6))}}
+	for i := range 2000 {
+		var ops []datomic.Op
+		var tx []any
+		for range 1 + g.r.IntN(4) {
+			switch g.r.IntN(4) {
+			case 0:
+				op := datomic.Add{E: g.entity(), A: g.attr(), V: g.scalar()}
+				ops = append(ops, op)
+				tx = append(tx, []any{datomic.Keyword("db/add"), op.E, op.A, op.V})
+			case 1:
+				op := datomic.RetractEntity{E: g.entity()}
+				ops = append(ops, op)
+				tx = append(tx, []any{datomic.Keyword("db/retractEntity"), op.E})
+			default:
+				m := g.entityMap(2)
+				ops = append(ops, m)
+				tx = append(tx, m)
+			}
+		}
+		text, err := Marshal(tx)
+		require.NoError(t, err)
+		form, err := Unmarshal(text)
+		require.NoError(t, err, "%s", text)
+		got, err := ConvertTx(form, ConvertOptions{})
+		require.NoError(t, err, "%s", text)
+		require.Len(t, got, len(ops))
+		for j := range ops {
+			switch want := ops[j].(type) {
+			case datomic.EntityMap:
+				require.True(t, Equal(want, got[j]), "case %d op %d: %s\nwant %#v\ngot  %#v", i, j, text, want, got[j])
+			case datomic.Add:
+				g := got[j].(datomic.Add)
+				require.True(t, Equal(want.E, g.E) && Equal(want.A, g.A) && Equal(want.V, g.V), "case %d op %d: %s", i, j, text)
+			default:
+				require.True(t, Equal(want.(datomic.RetractEntity).E, got[j].(datomic.RetractEntity).E), "case %d op %d: %s %#v", i, j, text, got[j])
+			}
+		}
+	}
 }

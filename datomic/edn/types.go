@@ -55,7 +55,8 @@ type Tagged struct {
 }
 
 // Equal reports whether a and b are the same EDN value: same Go type and
-// same contents. Maps and sets compare without regard to order; big
+// same contents. It also compares the datomic values the converter makes
+// (Tuple, LookupRef, EntityMap). Maps and sets compare without regard to order; big
 // integers, big decimals (including scale) and instants compare by value;
 // two NaNs are equal so that every value equals itself.
 func Equal(a, b any) bool {
@@ -108,6 +109,18 @@ func Equal(a, b any) bool {
 	case datomic.LookupRef:
 		y, ok := b.(datomic.LookupRef)
 		return ok && Equal(x.A, y.A) && Equal(x.V, y.V)
+	case datomic.EntityMap:
+		y, ok := b.(datomic.EntityMap)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !Equal(v, w) {
+				return false
+			}
+		}
+		return true
 	}
 	if !comparableValue(a) || !comparableValue(b) {
 		return false
