@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
 )
 
 // Transit+json does not carry every distinction of Datomic's value types:
@@ -23,6 +24,20 @@ type attrType struct {
 type typeCache struct {
 	mu sync.Mutex
 	m  map[int64]attrType
+	// loadedAt is the basis of the last bulk load of value types.
+	loadedAt int64
+}
+
+// needsLoad reports whether a bulk load at basis t could learn more, and
+// if so marks it done.
+func (c *typeCache) needsLoad(t int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t <= c.loadedAt {
+		return false
+	}
+	c.loadedAt = t
+	return true
 }
 
 func (c *typeCache) get(id int64) (attrType, bool) {
@@ -61,6 +76,14 @@ func (n *normalizer) typeOf(ctx context.Context, attr int64) (attrType, error) {
 		}
 		n.db = db
 	}
+	if n.conn.types.needsLoad(n.db.BasisT()) {
+		if err := n.loadTypes(ctx); err != nil {
+			return attrType{}, err
+		}
+		if t, ok := n.conn.types.get(attr); ok {
+			return t, nil
+		}
+	}
 	a, ok, err := n.db.Attribute(ctx, attr)
 	if err != nil {
 		return attrType{}, err
@@ -95,6 +118,34 @@ func (n *normalizer) typeOf(ctx context.Context, attr int64) (attrType, error) {
 	}
 	n.conn.types.put(attr, t)
 	return t, nil
+}
+
+// loadTypes reads the value types of every attribute with one datoms read
+// of :db/valueType, so that a log read does not ask for attributes one by
+// one. Tuple attributes, which need more than their value type, are left
+// to Attribute.
+func (n *normalizer) loadTypes(ctx context.Context) error {
+	var pairs [][2]int64
+	req := transit.Map{kv(kwIndex, datomic.Keyword("aevt")), kv("a", datomic.Keyword("db/valueType"))}
+	err := n.db.rawDatoms(ctx, "datoms", req, func(d datomic.Datom) bool {
+		if vt, ok := d.V.(int64); ok {
+			pairs = append(pairs, [2]int64{d.E, vt})
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		k, _, err := n.db.Ident(ctx, p[1])
+		if err != nil {
+			return err
+		}
+		if vt := datomic.ValueTypeOf(k); vt != datomic.TypeInvalid && vt != datomic.TypeTuple {
+			n.conn.types.put(p[0], attrType{vt: vt})
+		}
+	}
+	return nil
 }
 
 // datoms normalises the values of ds in place.
