@@ -8,8 +8,13 @@ import (
 	"github.com/dcbackup/dcbackup/datomic"
 )
 
-// logBatch is how many transactions TxRange copies per lock acquisition.
-const logBatch = 64
+// TxRange copies at most logBatch transactions, and stops adding
+// transactions to a batch once it holds logBatchDatoms datoms, per lock
+// acquisition.
+const (
+	logBatch       = 64
+	logBatchDatoms = 1 << 16
+)
 
 // TxRange streams the log's transactions with start <= t < end (end <= 0:
 // no upper bound) in t order, each with all its datoms in the order the
@@ -26,15 +31,18 @@ func (c *Conn) TxRange(ctx context.Context, start, end int64) iter.Seq2[datomic.
 		}
 		c.mu.RUnlock()
 		batch := make([]datomic.Tx, 0, logBatch)
-		for p := lo; p < hi; p += logBatch {
+		for p := lo; p < hi; {
 			if err := ctx.Err(); err != nil {
 				yield(datomic.Tx{}, err)
 				return
 			}
 			batch = batch[:0]
+			datoms := 0
 			c.mu.RLock()
-			for q := p; q < hi && q < p+logBatch; q++ {
-				batch = append(batch, c.txAt(q))
+			for ; p < hi && len(batch) < logBatch && datoms < logBatchDatoms; p++ {
+				tx := c.txAt(p)
+				datoms += len(tx.Datoms)
+				batch = append(batch, tx)
 			}
 			c.mu.RUnlock()
 			for _, tx := range batch {
