@@ -29,6 +29,9 @@ const (
 	defaultLimit = 1000 // the API's default when a request has no :limit
 	defaultChunk = 1000
 	maxChunk     = 10000
+	// maxCursors bounds the open reads a client abandoned; the oldest is
+	// closed first (a later :next for it is refused, as an expired one is).
+	maxCursors = 64
 )
 
 // cursor is an open chunked read: a pull iterator over the result, the
@@ -40,6 +43,7 @@ type cursor struct {
 	offset int64
 	left   int64 // -1: no limit
 	chunk  int64
+	seq    int // order of creation, for eviction
 	peeked bool
 	pv     any
 	perr   error
@@ -131,9 +135,24 @@ func (s *Server) serveChunk(c *cursor) (int, transit.Map) {
 	}
 	s.mu.Lock()
 	s.tokenSeq++
+	c.seq = s.tokenSeq
 	tok := "cursor-" + strconv.Itoa(s.tokenSeq)
 	s.cursors[tok] = c
+	var evicted *cursor
+	if len(s.cursors) > maxCursors {
+		oldest := ""
+		for k, o := range s.cursors {
+			if oldest == "" || o.seq < s.cursors[oldest].seq {
+				oldest = k
+			}
+		}
+		evicted = s.cursors[oldest]
+		delete(s.cursors, oldest)
+	}
 	s.mu.Unlock()
+	if evicted != nil {
+		evicted.close()
+	}
 	return http.StatusOK, append(resp,
 		transit.KV{Key: kwChunk, Value: c.chunk},
 		transit.KV{Key: kwNextOffset, Value: c.offset},

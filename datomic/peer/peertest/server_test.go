@@ -131,3 +131,32 @@ func TestConfigConnects(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, db.BasisT(), int64(0))
 }
+
+// TestAbandonedCursorsAreBounded opens more reads than the server keeps
+// and never finishes them.
+func TestAbandonedCursorsAreBounded(t *testing.T) {
+	s := NewServer(t, mem.New(mem.Options{}))
+	cred := &sign.Credentials{AccessKey: DefaultAccessKey, Secret: DefaultSecret}
+	req := transit.Map{
+		{Key: kwOp, Value: datomic.Keyword("datoms")},
+		{Key: kwDatabaseID, Value: "datomic:mem://test"},
+		{Key: kwIndex, Value: datomic.Keyword("aevt")},
+		{Key: datomic.Keyword("a"), Value: datomic.Keyword("db/ident")},
+		{Key: kwChunk, Value: int64(1)},
+	}
+	var first any
+	for i := range maxCursors + 6 {
+		status, v := raw(t, s, "datomic.client.protocol/datoms", req, cred)
+		require.Equal(t, http.StatusOK, status)
+		if i == 0 {
+			first, _ = v.(transit.Map).Get(kwNextToken)
+		}
+	}
+	s.mu.Lock()
+	open := len(s.cursors)
+	s.mu.Unlock()
+	assert.Equal(t, maxCursors, open)
+	next := transit.Map{{Key: kwOp, Value: datomic.Keyword("next")}, {Key: kwNextToken, Value: first}, {Key: kwOffset, Value: int64(1)}}
+	status, _ := raw(t, s, "datomic.client.protocol/next", next, cred)
+	assert.Equal(t, http.StatusBadRequest, status, "the oldest cursor was closed")
+}
