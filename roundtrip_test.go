@@ -116,3 +116,24 @@ func TestBackupIncrementalAsSourceGrows(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Segments, "nothing new to back up")
 }
+
+// TestRestoreOfARestoredDatabase backs up a restore target and restores it
+// again: the first restore's bookkeeping is not carried into the second
+// copy, which is identical to the first modulo ids.
+func TestRestoreOfARestoredDatabase(t *testing.T) {
+	ctx := context.Background()
+	store, _ := backedUp(t, 60, 40, 7)
+	first := newTarget()
+	_, err := dcbackup.Restore(ctx, "db", store, first, nil)
+	require.NoError(t, err)
+
+	store2 := dcbackup.NewMemStore()
+	_, err = dcbackup.Backup(ctx, "copy", first, store2, &dcbackup.BackupOptions{MaxTxPerSegment: 5})
+	require.NoError(t, err)
+	second := mem.New(mem.Options{})
+	res, err := dcbackup.Restore(ctx, "copy", store2, second, nil)
+	require.NoError(t, err)
+	txs, _ := logLen(t, first)
+	require.Equal(t, txs, res.Transactions)
+	requireVerified(t, first, second)
+}

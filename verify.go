@@ -140,7 +140,11 @@ type verifier struct {
 	origAttr, markerAttr int64
 	cache                *idCache
 	srcAttrs, tgtAttrs   map[int64]datomic.Attribute
-	err                  error
+	// srcBookkeeping holds the source's own restore bookkeeping
+	// attributes, when the source was itself a restore target; a restore
+	// leaves them out.
+	srcBookkeeping map[int64]bool
+	err            error
 }
 
 func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int) (*verifier, error) {
@@ -160,8 +164,18 @@ func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int
 	if err != nil {
 		return nil, err
 	}
-	return &verifier{src: sdb, tgt: tdb, origAttr: orig, markerAttr: marker, cache: newIDCache(cacheSize),
-		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}}, nil
+	v := &verifier{src: sdb, tgt: tdb, origAttr: orig, markerAttr: marker, cache: newIDCache(cacheSize),
+		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}, srcBookkeeping: map[int64]bool{}}
+	for _, kw := range []datomic.Keyword{OriginalIDAttr, LastSourceTAttr} {
+		id, ok, err := sdb.Entid(ctx, kw)
+		if err != nil {
+			return nil, fmt.Errorf("dcbackup: verify: read source schema: %w", err)
+		}
+		if ok {
+			v.srcBookkeeping[id] = true
+		}
+	}
+	return v, nil
 }
 
 // originOf returns the source transaction id a target transaction was
@@ -191,7 +205,10 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 	want := map[string]int{}
 	for _, d := range stx.Datoms {
 		a := v.attr(ctx, v.src, v.srcAttrs, d.A)
-		if isBookkeeping(a.Ident) {
+		if isBookkeeping(a.Ident) || v.srcBookkeeping[d.E] {
+			continue
+		}
+		if ref, ok := d.V.(int64); ok && a.IsRef() && v.srcBookkeeping[ref] {
 			continue
 		}
 		want[datomKey(d.E, d.A, d.V, d.Added)]++
