@@ -111,14 +111,23 @@ func (c *Conn) identAt(pos uint32, id int64) (datomic.Keyword, bool) {
 	return "", false
 }
 
-// entidAt returns the entity whose ident is k as of log position pos.
+// entidAt returns the entity whose ident is k as of log position pos: the
+// entity that has it, or else the entity that last had it (Datomic keeps
+// resolving an ident after a rename).
 func (c *Conn) entidAt(pos uint32, k datomic.Keyword) (int64, bool) {
 	av := c.avet[c.sys.ident]
+	var last *fact
 	for _, i := range av.m[k] {
 		f := c.facts.at(i)
 		if f.visible(pos) {
 			return f.e, true
 		}
+		if f.add <= pos && (last == nil || f.add > last.add) {
+			last = f
+		}
+	}
+	if last != nil {
+		return last.e, true
 	}
 	return 0, false
 }
@@ -128,12 +137,9 @@ func (c *Conn) entidAt(pos uint32, k datomic.Keyword) (int64, bool) {
 func (c *Conn) refreshSchema(ids []int64) {
 	pos := uint32(len(c.log) - 1)
 	for _, id := range ids {
-		if old, ok := c.names[id]; ok {
-			if c.idents[old] == id {
-				delete(c.idents, old)
-			}
-			delete(c.names, id)
-		}
+		// An ident that an entity no longer has keeps naming it (until
+		// another entity takes it), as in Datomic.
+		delete(c.names, id)
 		if k, ok := c.identAt(pos, id); ok {
 			c.idents[k] = id
 			c.names[id] = k
