@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+func statsCommand() command {
+	return command{
+		name:    "stats",
+		summary: "totals per database: transactions, datoms, bytes, t and instant range, top attributes",
+		usage:   "-store STORE [-db NAME] [-top N] [-j N] [-json]",
+		detail: `Reads every segment of database -db (or of every database in the store)
+and prints its totals: segments, transactions, datoms (assertions and
+retractions), stored bytes and bytes per datom, the first and last t and
+transaction instant, and the attributes with the most datoms. A segment
+that does not decode is reported on stderr, left out of the totals, and
+makes the exit status 1.`,
+		run: runStats,
+	}
+}
+
+// segStats is what stats keeps of one decoded segment.
+type segStats struct {
+	db          string
+	txs         int
+	datoms      int
+	retractions int
+	firstT      int64
+	lastT       int64
+	firstInst   time.Time
+	lastInst    time.Time
+	perAttr     map[int64]int
+	idents      map[int64]datomic.Keyword
+}
+
+func reduceStats(seg *dcbackup.Segment) segStats {
+	s := segStats{db: seg.DB, txs: len(seg.Txs), perAttr: map[int64]int{}, idents: map[int64]datomic.Keyword{}}
+	instAttr := int64(-1)
+	for id, a := range seg.Attrs {
+		s.idents[id] = a.Ident
+		if a.Ident == "db/txInstant" {
+			instAttr = id
+		}
+	}
+	for i, tx := range seg.Txs {
+		if i == 0 {
+			s.firstT = tx.T
+		}
+		s.lastT = tx.T
+		for _, d := range tx.Datoms {
+			s.datoms++
+			if !d.Added {
+				s.retractions++
+			}
+			s.perAttr[d.A]++
+			if d.A == instAttr && d.E == tx.ID() && d.Added {
+				if inst, ok := d.V.(time.Time); ok {
+					if s.firstInst.IsZero() {
+						s.firstInst = inst
+					}
+					s.lastInst = inst
+				}
+			}
+		}
+	}
+	return s
+}
+
+// attrCount is one attribute's datom count.
+type attrCount struct {
+	ID     int64  `json:"id"`
+	Ident  string `json:"ident"`
+	Datoms int    `json:"datoms"`
+}
+
+// dbStats are the totals of one database.
+type dbStats struct {
+	DB            string      `json:"db"`
+	Segments      int         `json:"segments"`
+	Unreadable    int         `json:"unreadable_segments"`
+	Transactions  int         `json:"transactions"`
+	Datoms        int         `json:"datoms"`
+	Retractions   int         `json:"retractions"`
+	Bytes         int64       `json:"bytes"`
+	BytesPerDatom float64     `json:"bytes_per_datom"`
+	FirstT        *int64      `json:"first_t"`
+	LastT         *int64      `json:"last_t"`
+	FirstInstant  string      `json:"first_tx_instant,omitempty"`
+	LastInstant   string      `json:"last_tx_instant,omitempty"`
+	Attributes    int         `json:"attributes"`
+	TopAttributes []attrCount `json:"top_attributes"`
+}
+
+func runStats(ctx context.Context, cl *cmdline, args []string) int {
+	fs := flagSet(statsCommand())
+	sf := addStoreFlags(fs, cl.getenv)
+	top := fs.Int("top", 20, "how many attributes to list, by datom count")
+	jobs := fs.Int("j", 4, "segments read at once")
+	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
+	if code, done := cl.parse(fs, args); done {
+		return code
+	}
+	if *jobs < 1 || *top < 0 {
+		return cl.errorf("-j must be at least 1 and -top at least 0")
+	}
+	h, err := sf.open(ctx, cl.getenv)
+	if err != nil {
+		return cl.fail(exitError, err)
+	}
+	dbs, err := h.selectDBs(ctx, sf.db)
+	if err != nil {
+		return cl.fail(exitError, err)
+	}
+	var all []dbStats
+	code := exitOK
+	for _, db := range dbs {
+		st, err := collectStats(ctx, cl, h, db, *jobs, *top)
+		if err != nil {
+			return cl.fail(exitError, err)
+		}
+		if st.Unreadable > 0 {
+			code = exitUnhealthy
+		}
+		all = append(all, st)
+	}
+	if *asJSON {
+		err = writeJSON(cl.stdout, struct {
+			Store     string    `json:"store"`
+			Databases []dbStats `json:"databases"`
+		}{h.where, all})
+	} else {
+		err = printStats(cl.stdout, h.where, all)
+	}
+	if err != nil {
+		return cl.fail(exitError, err)
+	}
+	return code
+}
+
+func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, jobs, top int) (dbStats, error) {
+	st := dbStats{DB: db, TopAttributes: []attrCount{}}
+	segs, err := h.List(ctx, db, 0)
+	if err != nil {
+		return st, err
+	}
+	perAttr := map[int64]int{}
+	idents := map[int64]datomic.Keyword{}
+	var first, last time.Time
+	err = scanSegments(ctx, h, db, segs, jobs, reduceStats, func(r scanned[segStats]) error {
+		st.Segments++
+		st.Bytes += int64(r.size)
+		switch {
+		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrSegmentNotFound):
+			return r.loadErr
+		case r.loadErr != nil || r.decodeErr != nil:
+			st.Unreadable++
+			fmt.Fprintf(cl.stderr, "dcbackup stats: skipping segment %s: %s\n", r.info, trimPrefix(errors.Join(r.loadErr, r.decodeErr).Error()))
+			return nil
+		case r.res.db != db:
+			st.Unreadable++
+			fmt.Fprintf(cl.stderr, "dcbackup stats: skipping segment %s: it holds database %q\n", r.info, r.res.db)
+			return nil
+		}
+		s := r.res
+		st.Transactions += s.txs
+		st.Datoms += s.datoms
+		st.Retractions += s.retractions
+		if s.txs > 0 {
+			if st.FirstT == nil {
+				st.FirstT = &s.firstT
+			}
+			st.LastT = &s.lastT
+		}
+		if !s.firstInst.IsZero() {
+			if first.IsZero() {
+				first = s.firstInst
+			}
+			last = s.lastInst
+		}
+		for id, n := range s.perAttr {
+			perAttr[id] += n
+		}
+		for id, k := range s.idents {
+			idents[id] = k // the latest name wins (attributes can be renamed)
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	if st.Datoms > 0 {
+		st.BytesPerDatom = float64(st.Bytes) / float64(st.Datoms)
+	}
+	if !first.IsZero() {
+		st.FirstInstant = first.UTC().Format(instantLayout)
+		st.LastInstant = last.UTC().Format(instantLayout)
+	}
+	st.Attributes = len(perAttr)
+	counts := make([]attrCount, 0, len(perAttr))
+	for id, n := range perAttr {
+		counts = append(counts, attrCount{ID: id, Ident: idents[id].String(), Datoms: n})
+	}
+	sort.Slice(counts, func(i, j int) bool {
+		if counts[i].Datoms != counts[j].Datoms {
+			return counts[i].Datoms > counts[j].Datoms
+		}
+		return counts[i].ID < counts[j].ID
+	})
+	st.TopAttributes = append(st.TopAttributes, counts[:min(top, len(counts))]...)
+	return st, nil
+}
+
+func printStats(w io.Writer, where string, all []dbStats) error {
+	if len(all) == 0 {
+		_, err := fmt.Fprintf(w, "no databases in %s\n", where)
+		return err
+	}
+	for i, s := range all {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "database %s in %s\n", s.DB, where)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		segs := fmt.Sprint(s.Segments)
+		if s.Unreadable > 0 {
+			segs += fmt.Sprintf(" (%d unreadable, left out)", s.Unreadable)
+		}
+		fmt.Fprintf(tw, "  segments\t%s\n", segs)
+		fmt.Fprintf(tw, "  transactions\t%d\n", s.Transactions)
+		fmt.Fprintf(tw, "  datoms\t%d (%d assertions, %d retractions)\n", s.Datoms, s.Datoms-s.Retractions, s.Retractions)
+		fmt.Fprintf(tw, "  bytes\t%d (%s), %.1f bytes/datom\n", s.Bytes, humanBytes(s.Bytes), s.BytesPerDatom)
+		if s.FirstT != nil {
+			fmt.Fprintf(tw, "  t\tfirst %d, last %d\n", *s.FirstT, *s.LastT)
+		} else {
+			fmt.Fprintf(tw, "  t\tno transactions\n")
+		}
+		if s.FirstInstant != "" {
+			fmt.Fprintf(tw, "  tx instant\tfirst %s, last %s\n", s.FirstInstant, s.LastInstant)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(s.TopAttributes) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  datoms per attribute (top %d of %d):\n", len(s.TopAttributes), s.Attributes)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		for _, a := range s.TopAttributes {
+			fmt.Fprintf(tw, "  \t%d\t%.1f%%\t\t%s\n", a.Datoms, 100*float64(a.Datoms)/float64(s.Datoms), a.Ident)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
