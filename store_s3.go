@@ -37,6 +37,8 @@ const (
 	DefaultS3MultipartThreshold = 64 << 20
 	// DefaultS3PartSize is the default S3Options.PartSize.
 	DefaultS3PartSize = 16 << 20
+	// DefaultS3PartConcurrency is the default S3Options.PartConcurrency.
+	DefaultS3PartConcurrency = 4
 	// DefaultS3MaxSegmentSize is the default S3Options.MaxSegmentSize.
 	DefaultS3MaxSegmentSize = 1 << 30
 	// DefaultS3ListPageSize is the default S3Options.ListPageSize, and the
@@ -63,6 +65,10 @@ type S3Options struct {
 	// last; the part size is raised when the segment would otherwise need
 	// more than S3MaxParts parts.
 	PartSize int64
+	// PartConcurrency is how many parts of a multipart upload are sent at
+	// once (default 4). Parts are slices of the segment, so it costs no
+	// extra memory.
+	PartConcurrency int
 	// MaxSegmentSize bounds the size of a segment that Save accepts and Load
 	// reads into memory (default 1 GiB).
 	MaxSegmentSize int64
@@ -83,6 +89,9 @@ func (o S3Options) withDefaults() S3Options {
 	o.MultipartThreshold = min(o.MultipartThreshold, S3MaxPutObjectSize)
 	if o.PartSize <= 0 {
 		o.PartSize = DefaultS3PartSize
+	}
+	if o.PartConcurrency <= 0 {
+		o.PartConcurrency = DefaultS3PartConcurrency
 	}
 	if o.MaxSegmentSize <= 0 {
 		o.MaxSegmentSize = DefaultS3MaxSegmentSize

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // errKeyExists reports that a multipart upload was not started because the
@@ -23,7 +24,8 @@ var errKeyExists = errors.New("object exists")
 const s3AbortTimeout = 30 * time.Second
 
 // putMultipart uploads data as a multipart upload completed with
-// If-None-Match: *. Each part carries its SHA-256. On any failure the upload
+// If-None-Match: *, S3Options.PartConcurrency parts at a time. Each part
+// carries its SHA-256. On any failure the upload
 // is aborted, so no object and no stored parts remain.
 func (s *S3Store) putMultipart(ctx context.Context, key string, data []byte, token string) (err error) {
 	// Uploading gigabytes only to lose the race at the end is wasteful:
@@ -56,29 +58,39 @@ func (s *S3Store) putMultipart(ctx context.Context, key string, data []byte, tok
 	}()
 
 	partSize := max(s.opts.PartSize, (int64(len(data))+S3MaxParts-1)/S3MaxParts)
-	var parts []types.CompletedPart
-	for off, num := int64(0), int32(1); off < int64(len(data)); off, num = off+partSize, num+1 {
+	parts := make([]types.CompletedPart, (int64(len(data))+partSize-1)/partSize)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.PartConcurrency)
+	for i := range parts {
+		off := int64(i) * partSize
 		part := data[off:min(off+partSize, int64(len(data)))]
-		sum := sha256.Sum256(part)
-		sum64 := base64.StdEncoding.EncodeToString(sum[:])
-		out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket:            aws.String(s.bucket),
-			Key:               aws.String(key),
-			UploadId:          uploadID,
-			PartNumber:        aws.Int32(num),
-			Body:              bytes.NewReader(part),
-			ContentLength:     aws.Int64(int64(len(part))),
-			ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
-			ChecksumSHA256:    aws.String(sum64),
+		num := int32(i + 1)
+		g.Go(func() error {
+			sum := sha256.Sum256(part)
+			sum64 := base64.StdEncoding.EncodeToString(sum[:])
+			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
+				Bucket:            aws.String(s.bucket),
+				Key:               aws.String(key),
+				UploadId:          uploadID,
+				PartNumber:        aws.Int32(num),
+				Body:              bytes.NewReader(part),
+				ContentLength:     aws.Int64(int64(len(part))),
+				ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+				ChecksumSHA256:    aws.String(sum64),
+			})
+			if err != nil {
+				return fmt.Errorf("upload part %d: %w", num, err)
+			}
+			parts[i] = types.CompletedPart{
+				ETag:           out.ETag,
+				PartNumber:     aws.Int32(num),
+				ChecksumSHA256: aws.String(sum64),
+			}
+			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("upload part %d: %w", num, err)
-		}
-		parts = append(parts, types.CompletedPart{
-			ETag:           out.ETag,
-			PartNumber:     aws.Int32(num),
-			ChecksumSHA256: aws.String(sum64),
-		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(s.bucket),

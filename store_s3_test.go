@@ -14,10 +14,12 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -494,4 +496,167 @@ func TestS3Errors(t *testing.T) {
 	require.Error(t, err)
 	_, _, err = s.Last(ctx, "db")
 	require.Error(t, err)
+}
+
+// conflictResponse is a 409 ConditionalRequestConflict as S3 sends it when
+// another conditional write to the key is in progress.
+func conflictResponse(r *http.Request) *http.Response {
+	body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ConditionalRequestConflict</Code>` +
+		`<Message>A conflicting conditional operation is currently in progress against this resource.</Message></Error>`
+	return &http.Response{
+		StatusCode:    http.StatusConflict,
+		Status:        "409 Conflict",
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": []string{"application/xml"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       r,
+	}
+}
+
+// TestS3ConditionalConflict: a 409 ConditionalRequestConflict is retried
+// while the key is free, and becomes ErrSegmentExists once it is taken;
+// it never makes a Save report success or existence wrongly.
+func TestS3ConditionalConflict(t *testing.T) {
+	var puts, conflicts atomic.Int32
+	conflict := wrapHTTP(func(r *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+		if isUpload(r) {
+			puts.Add(1)
+			if conflicts.Add(-1) >= 0 {
+				if r.Body != nil {
+					_ = r.Body.Close()
+				}
+				return conflictResponse(r), nil
+			}
+		}
+		return next(r)
+	})
+	s := s3test.NewStore(t, dcbackup.S3Options{}, conflict)
+	ctx := t.Context()
+
+	// Two conflicts, then the key is free: the third attempt stores it.
+	conflicts.Store(2)
+	require.NoError(t, s.Save(ctx, "db", seg(1, 2), []byte("a")))
+	assert.EqualValues(t, 3, puts.Load())
+	got, err := s.Load(ctx, "db", seg(1, 2))
+	require.NoError(t, err)
+	assert.Equal(t, []byte("a"), got)
+
+	// A conflict while the key is taken: ErrSegmentExists, no retry.
+	puts.Store(0)
+	conflicts.Store(1)
+	require.ErrorIs(t, s.Save(ctx, "db", seg(1, 2), []byte("b")), dcbackup.ErrSegmentExists)
+	assert.EqualValues(t, 1, puts.Load())
+
+	// Endless conflicts on a free key: the retries are bounded and the
+	// error says what happened.
+	s2, err := dcbackup.NewS3Store(s3test.NewClient(t, conflict), s.Bucket(), "backups/other", dcbackup.S3Options{ConflictRetries: 2})
+	require.NoError(t, err)
+	puts.Store(0)
+	conflicts.Store(100)
+	err = s2.Save(ctx, "db", seg(1, 2), []byte("c"))
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, dcbackup.ErrSegmentExists)
+	assert.Contains(t, err.Error(), "ConditionalRequestConflict")
+	assert.EqualValues(t, 3, puts.Load())
+}
+
+// flipBody flips one byte of a response body.
+type flipBody struct {
+	r   io.ReadCloser
+	at  int
+	pos int
+}
+
+func (b *flipBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.at >= b.pos && b.at < b.pos+n {
+		p[b.at-b.pos] ^= 0x40
+	}
+	b.pos += n
+	return n, err
+}
+
+func (b *flipBody) Close() error { return b.r.Close() }
+
+// TestS3CorruptDownloadDetected: Load asks for the stored SHA-256 and the
+// SDK checks the downloaded bytes against it, so a segment corrupted on the
+// way back is an error, not wrong data.
+func TestS3CorruptDownloadDetected(t *testing.T) {
+	var corrupt atomic.Bool
+	flip := wrapHTTP(func(r *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+		resp, err := next(r)
+		if err == nil && corrupt.Load() && r.Method == http.MethodGet && isUploadPath(r) && resp.StatusCode == http.StatusOK {
+			resp.Body = &flipBody{r: resp.Body, at: 1000}
+		}
+		return resp, err
+	})
+	s := s3test.NewStore(t, dcbackup.S3Options{}, flip, noRetries)
+	ctx := t.Context()
+	data := randomBytes(13, 64<<10)
+	require.NoError(t, s.Save(ctx, "db", seg(1, 2), data))
+	corrupt.Store(true)
+	_, err := s.Load(ctx, "db", seg(1, 2))
+	require.Error(t, err)
+	assert.Contains(t, strings.ToLower(err.Error()), "checksum")
+	t.Logf("corrupted download: %v", err)
+	corrupt.Store(false)
+	got, err := s.Load(ctx, "db", seg(1, 2))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got))
+}
+
+func isUploadPath(r *http.Request) bool { return strings.Contains(r.URL.Path, "/backups/") }
+
+// TestS3LastLargeStore measures Last over 100,000 real segments (about a
+// minute to create on a local versitygw). Run it with
+// DCBACKUP_S3_LARGE=1 go test -run TestS3LastLargeStore -v .
+func TestS3LastLargeStore(t *testing.T) {
+	if os.Getenv("DCBACKUP_S3_LARGE") != "1" {
+		t.Skip("set DCBACKUP_S3_LARGE=1 to create 100,000 segments and measure Last")
+	}
+	var lists atomic.Int32
+	count := wrapHTTP(func(r *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+		if isListRequest(r) {
+			lists.Add(1)
+		}
+		return next(r)
+	})
+	s := s3test.NewStore(t, dcbackup.S3Options{}, count)
+	ctx := t.Context()
+	const n, span = 100_000, 1000
+	begin := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, 32)
+	for w := range 32 {
+		wg.Go(func() {
+			for i := w; i < n; i += 32 {
+				if err := s.Save(ctx, "db", seg(int64(i*span+1), int64((i+1)*span+1)), []byte{1}); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+	t.Logf("created %d segments in %v", n, time.Since(begin))
+
+	lists.Store(0)
+	begin = time.Now()
+	last, ok, err := s.Last(ctx, "db")
+	elapsed := time.Since(begin)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, seg((n-1)*span+1, n*span+1), seg(last.StartT, last.EndT))
+	t.Logf("Last over %d segments: %d ListObjectsV2 requests, %v", n, lists.Load(), elapsed)
+
+	lists.Store(0)
+	begin = time.Now()
+	list, err := s.List(ctx, "db", 0)
+	require.NoError(t, err)
+	require.Len(t, list, n)
+	t.Logf("List of %d segments: %d ListObjectsV2 requests, %v", n, lists.Load(), time.Since(begin))
 }

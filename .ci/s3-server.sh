@@ -3,17 +3,22 @@
 # directory) on a loopback port for the S3 store tests, installing it with
 # `go install` first if needed.
 #
-#   eval "$(.ci/s3-server.sh)"        # start (or reuse) and export the settings
+#   eval "$(.ci/s3-server.sh)"        # start a server and export its settings
 #   go test ./...                     # S3 tests now run instead of skipping
-#   .ci/s3-server.sh stop             # stop it and remove its data
-#   .ci/s3-server.sh env              # print the settings of the running server
+#   .ci/s3-server.sh stop             # stop the server this shell started
+#
+# Each start without DCBACKUP_S3_STATE starts its own server, in a new
+# state directory under ${TMPDIR:-/tmp}, on the first free loopback port,
+# so concurrent runs on one machine never share or stop each other's
+# server. The exported settings include DCBACKUP_S3_STATE: a later start in
+# the same shell reuses that server, and stop stops exactly that one.
 #
 # stdout carries only the `export DCBACKUP_S3_...` lines; progress goes to
-# stderr. The same lines are written to $DCBACKUP_S3_STATE/env for `source`.
+# stderr. The same lines are in $DCBACKUP_S3_STATE/env for `source`.
 #
 # Environment (all optional):
-#   DCBACKUP_S3_STATE   state directory (pid, env, data, log);
-#                       default ${XDG_CACHE_HOME:-$HOME/.cache}/dcbackup/s3-server
+#   DCBACKUP_S3_STATE   state directory (pid, port, env, log, data) of the
+#                       server to reuse or stop
 #   DCBACKUP_S3_BIN     where the versitygw binary is installed;
 #                       default ${XDG_CACHE_HOME:-$HOME/.cache}/dcbackup/bin
 #   DCBACKUP_S3_PORT    first loopback port to try (default 7070; the next
@@ -24,7 +29,7 @@ VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
 
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/dcbackup
-state=${DCBACKUP_S3_STATE:-$cache/s3-server}
+state=${DCBACKUP_S3_STATE:-}
 bindir=${DCBACKUP_S3_BIN:-$cache/bin}
 bin=$bindir/versitygw
 first_port=${DCBACKUP_S3_PORT:-7070}
@@ -72,6 +77,7 @@ port_free() {
 
 running_pid() {
 	local pid
+	[ -n "$state" ] || return 1
 	pid=$(cat "$state/pid" 2>/dev/null) || return 1
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
@@ -82,6 +88,10 @@ print_env() {
 
 stop() {
 	local pid
+	if [ -z "$state" ]; then
+		log "DCBACKUP_S3_STATE is not set: no server of this shell to stop"
+		return 0
+	fi
 	if pid=$(running_pid); then
 		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 1 50); do
@@ -91,30 +101,31 @@ stop() {
 		kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
 		log "stopped pid $pid"
 	fi
-	rm -rf "$state"
+	# Only what start created: the directory may be the caller's.
+	rm -rf "$state/data"
+	rm -f "$state/pid" "$state/port" "$state/env" "$state/log"
+	rmdir "$state" 2>/dev/null || true
 }
 
-start() {
-	local pid port
-	if pid=$(running_pid) && [ -f "$state/env" ]; then
-		port=$(cat "$state/port")
-		if answers "$port"; then
-			log "reusing versitygw pid $pid on 127.0.0.1:$port"
-			print_env
+# listens reports whether process $1 holds a listening socket on
+# 127.0.0.1:$2 (so an answer on the port is its own, not another server's).
+# Where /proc/net/tcp is unavailable it trusts that the process is alive.
+listens() {
+	local pid=$1 hex inode
+	[ -r /proc/net/tcp ] || { kill -0 "$pid" 2>/dev/null; return; }
+	hex=$(printf '%04X' "$2")
+	for inode in $(awk -v p=":$hex" '$2 == "0100007F" p && $4 == "0A" { print $10 }' /proc/net/tcp); do
+		if ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "socket:\[$inode\]"; then
 			return 0
 		fi
-	fi
-	stop
-	install
-	mkdir -p "$state/data"
-	port=
-	for p in $(seq "$first_port" $((first_port + 49))); do
-		if port_free "$p"; then port=$p; break; fi
 	done
-	[ -n "$port" ] || { log "no free port in $first_port..$((first_port + 49))"; exit 1; }
+	return 1
+}
 
-	local detach=
-	command -v setsid >/dev/null && detach=setsid
+# launch starts versitygw on 127.0.0.1:$1 and waits (up to 30 s, polling
+# every 0.1 s) until it answers; it fails if the server exits first.
+launch() {
+	local port=$1 pid
 	# setsid: the server outlives this script and is not tied to its
 	# terminal; it is stopped with `.ci/s3-server.sh stop`.
 	ROOT_ACCESS_KEY=$access_key ROOT_SECRET_KEY=$secret_key VGW_REGION=$region \
@@ -123,21 +134,55 @@ start() {
 	pid=$!
 	echo "$pid" >"$state/pid"
 	echo "$port" >"$state/port"
-
-	# Wait until it answers: up to 30 s, in 0.1 s steps.
-	local ok=
 	for _ in $(seq 1 300); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			log "versitygw exited; its log:"
-			cat "$state/log" >&2
-			exit 1
+		kill -0 "$pid" 2>/dev/null || return 1
+		if listens "$pid" "$port" && answers "$port"; then
+			return 0
 		fi
-		if answers "$port"; then ok=1; break; fi
 		sleep 0.1
 	done
-	if [ -z "$ok" ]; then
-		log "versitygw did not answer on 127.0.0.1:$port within 30 s; its log:"
-		cat "$state/log" >&2
+	log "versitygw did not answer on 127.0.0.1:$port within 30 s"
+	kill "$pid" 2>/dev/null || true
+	return 1
+}
+
+start() {
+	local pid port
+	if [ -n "$state" ] && pid=$(running_pid) && [ -f "$state/env" ]; then
+		port=$(cat "$state/port")
+		if answers "$port"; then
+			log "reusing versitygw pid $pid on 127.0.0.1:$port"
+			print_env
+			return 0
+		fi
+	fi
+	if [ -n "$state" ]; then
+		stop
+	else
+		state=$(mktemp -d "${TMPDIR:-/tmp}/dcbackup-s3.XXXXXX")
+	fi
+	install
+	mkdir -p "$state/data"
+	# Try free ports in turn; another process may take a port between the
+	# check and versitygw's bind, and then the next one is tried.
+	local detach= p
+	command -v setsid >/dev/null && detach=setsid
+	port=
+	for p in $(seq "$first_port" $((first_port + 49))); do
+		port_free "$p" || continue
+		if launch "$p"; then
+			port=$p
+			break
+		fi
+		grep -qi "address already in use" "$state/log" 2>/dev/null || {
+			log "versitygw failed to start; its log:"
+			cat "$state/log" >&2
+			stop
+			exit 1
+		}
+	done
+	if [ -z "$port" ]; then
+		log "no free loopback port in $first_port..$((first_port + 49))"
 		stop
 		exit 1
 	fi
@@ -146,7 +191,9 @@ export DCBACKUP_S3_ENDPOINT=http://127.0.0.1:$port
 export DCBACKUP_S3_ACCESS_KEY=$access_key
 export DCBACKUP_S3_SECRET_KEY=$secret_key
 export DCBACKUP_S3_REGION=$region
+export DCBACKUP_S3_STATE=$state
 EOF
+	pid=$(cat "$state/pid")
 	log "versitygw $VERSITYGW_VERSION pid $pid serving $state/data on http://127.0.0.1:$port"
 	print_env
 }
@@ -154,7 +201,7 @@ EOF
 case "${1:-start}" in
 start) start ;;
 stop) stop ;;
-env) running_pid >/dev/null && print_env || { log "not running"; exit 1; } ;;
+env) [ -n "$state" ] && running_pid >/dev/null && print_env || { log "not running"; exit 1; } ;;
 install) install ;;
 *)
 	echo "usage: $0 [start|stop|env|install]" >&2
