@@ -228,31 +228,53 @@ func requireSameSegment(t *testing.T, want, got *dcbackup.Segment) {
 		require.Len(t, gtx.Datoms, len(wtx.Datoms), "tx %d", i)
 		for j, wd := range wtx.Datoms {
 			gd := gtx.Datoms[j]
-			require.Equal(t, [4]any{wd.E, wd.A, wd.Tx, wd.Added}, [4]any{gd.E, gd.A, gd.Tx, gd.Added}, "tx %d datom %d", i, j)
-			requireSameValue(t, wd.V, gd.V, "tx %d datom %d %s", i, j, wd)
+			if wd.E != gd.E || wd.A != gd.A || wd.Tx != gd.Tx || wd.Added != gd.Added {
+				t.Fatalf("tx %d datom %d: got %s, want %s", i, j, gd, wd)
+			}
+			if why := sameValue(wd.V, gd.V); why != "" {
+				t.Fatalf("tx %d datom %d %s: %s", i, j, wd, why)
+			}
 		}
 	}
 }
 
-func requireSameValue(t *testing.T, want, got any, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	require.Equal(t, reflect.TypeOf(want), reflect.TypeOf(got), msg)
+// sameValue returns "" when got reproduces want exactly (Go type, float
+// bits, bigdec scale, UTC instants), else what differs.
+func sameValue(want, got any) string {
+	if reflect.TypeOf(want) != reflect.TypeOf(got) {
+		return fmt.Sprintf("Go type %T, want %T", got, want)
+	}
+	differ := func() string {
+		return fmt.Sprintf("got %s, want %s", datomic.FormatValue(got), datomic.FormatValue(want))
+	}
 	switch w := want.(type) {
 	case float32:
-		require.Equal(t, math.Float32bits(w), math.Float32bits(got.(float32)), msg)
+		if math.Float32bits(w) != math.Float32bits(got.(float32)) {
+			return differ()
+		}
 	case float64:
-		require.Equal(t, math.Float64bits(w), math.Float64bits(got.(float64)), msg)
+		if math.Float64bits(w) != math.Float64bits(got.(float64)) {
+			return differ()
+		}
 	case time.Time:
-		require.True(t, w.Equal(got.(time.Time)), msg)
-		require.Equal(t, time.UTC, got.(time.Time).Location(), msg)
+		g := got.(time.Time)
+		if !w.Equal(g) || g.Location() != time.UTC {
+			return differ()
+		}
 	case datomic.Tuple:
 		g := got.(datomic.Tuple)
-		require.Len(t, g, len(w), msg)
+		if len(g) != len(w) {
+			return differ()
+		}
 		for i := range w {
-			requireSameValue(t, w[i], g[i], "%s element %d", msg, i)
+			if why := sameValue(w[i], g[i]); why != "" {
+				return fmt.Sprintf("element %d: %s", i, why)
+			}
 		}
 	default:
-		require.True(t, datomic.ValuesEqual(want, got), "%s: want %s, got %s", msg, datomic.FormatValue(want), datomic.FormatValue(got))
+		if !datomic.ValuesEqual(want, got) {
+			return differ()
+		}
 	}
+	return ""
 }

@@ -77,11 +77,10 @@ func seg(start, end int64) dcbackup.SegmentInfo {
 }
 
 func payload(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 7))
+	var key [32]byte
+	key[0], key[1] = byte(seed), byte(seed>>8)
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	_, _ = rand.NewChaCha8(key).Read(b)
 	return b
 }
 
