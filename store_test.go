@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,4 +81,37 @@ func TestSegmentFileName(t *testing.T) {
 		_, ok := dcbackup.ParseSegmentFileName(bad)
 		assert.False(t, ok, bad)
 	}
+}
+
+func TestFSStoreRemoveStaleTemp(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s, err := dcbackup.NewFSStore(dir)
+	require.NoError(t, err)
+	seg := dcbackup.SegmentInfo{StartT: 1, EndT: 2}
+	require.NoError(t, s.Save(ctx, "db", seg, []byte("kept")))
+	db := filepath.Join(dir, "db")
+	old := filepath.Join(db, ".tmp-0000000000000000002-0000000000000000003.seg-1")
+	fresh := filepath.Join(db, ".tmp-0000000000000000002-0000000000000000003.seg-2")
+	for _, p := range []string{old, fresh} {
+		require.NoError(t, os.WriteFile(p, []byte("partial"), 0o600))
+	}
+	long := time.Now().Add(-2 * time.Hour)
+	require.NoError(t, os.Chtimes(old, long, long))
+	require.NoError(t, os.Chtimes(s.Path("db", seg), long, long))
+
+	n, err := s.RemoveStaleTemp(ctx, "db", time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.NoFileExists(t, old)
+	assert.FileExists(t, fresh)
+	got, err := s.Load(ctx, "db", seg)
+	require.NoError(t, err)
+	assert.Equal(t, "kept", string(got))
+
+	n, err = s.RemoveStaleTemp(ctx, "nothing", time.Hour)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	_, err = s.RemoveStaleTemp(ctx, "../x", time.Hour)
+	require.ErrorIs(t, err, dcbackup.ErrInvalidDBName)
 }
