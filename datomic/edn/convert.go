@@ -404,9 +404,15 @@ func (c converter) listForm(items []any) (datomic.Op, error) {
 	if !ok {
 		return nil, bad("list form must start with a keyword, got %s", describe(items[0]))
 	}
-	want := map[datomic.Keyword]int{"db/add": 4, "db/retract": 4, "db/cas": 5, "db.fn/cas": 5,
-		"db/retractEntity": 2, "db.fn/retractEntity": 2}[fn]
-	if want == 0 {
+	var want int // the length of the form
+	switch fn {
+	case "db/add", "db/retract":
+		want = 4
+	case "db/cas", "db.fn/cas":
+		want = 5
+	case "db/retractEntity", "db.fn/retractEntity":
+		want = 2
+	default:
 		return nil, unsupported("transaction function %s", fn)
 	}
 	if len(items) != want {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -228,13 +229,14 @@ func (d *Decoder) skipSpace() bool {
 	return false
 }
 
-// terminator marks the bytes that end a token.
-var terminator = func() (t [256]bool) {
-	for _, c := range []byte(" ,\t\r\n\f\v()[]{}\";\\") {
-		t[c] = true
+// isTerminator reports whether c ends a token.
+func isTerminator(c byte) bool {
+	switch c {
+	case ' ', ',', '\t', '\r', '\n', '\f', '\v', '(', ')', '[', ']', '{', '}', '"', ';', '\\':
+		return true
 	}
-	return t
-}()
+	return false
+}
 
 // readToken reads bytes up to the next terminator into d.tok. The first
 // byte is taken unconditionally when first is true.
@@ -247,7 +249,7 @@ func (d *Decoder) readToken(first bool) []byte {
 	for d.fill() {
 		chunk := d.buf[d.pos:d.end]
 		i := 0
-		for i < len(chunk) && !terminator[chunk[i]] {
+		for i < len(chunk) && !isTerminator(chunk[i]) {
 			i++
 		}
 		d.tok = append(d.tok, chunk[:i]...)
@@ -782,11 +784,11 @@ func (d *Decoder) readDispatch(m mark) (any, bool, error) {
 		d.pos++
 		switch tok := string(d.readToken(false)); tok {
 		case "Inf":
-			return posInf, true, nil
+			return math.Inf(1), true, nil
 		case "-Inf":
-			return negInf, true, nil
+			return math.Inf(-1), true, nil
 		case "NaN":
-			return nan, true, nil
+			return math.NaN(), true, nil
 		default:
 			return nil, false, d.syntaxErr(m, "unknown symbolic value ##%s", tok)
 		}

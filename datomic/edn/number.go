@@ -3,17 +3,10 @@ package edn
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/big"
 	"strconv"
 
 	"github.com/dcbackup/dcbackup/datomic"
-)
-
-var (
-	posInf = math.Inf(1)
-	negInf = math.Inf(-1)
-	nan    = math.NaN()
 )
 
 // maxExpDigits bounds the exponent of a number, so that a BigDec's scale
