@@ -69,6 +69,9 @@ func (x *txState) checkSchema() error {
 		if !ok {
 			return txErr(datomic.ErrInvalidOp, op, "attribute %d (%s) needs :db/ident, :db/valueType and :db/cardinality", e, post.Ident)
 		}
+		if post.IsComponent && post.ValueType != datomic.TypeRef {
+			return txErr(datomic.ErrInvalidOp, op, "attribute %s: :db/isComponent needs a ref attribute", post.Ident)
+		}
 		if err := x.checkTupleSchema(op, post); err != nil {
 			return err
 		}
@@ -110,10 +113,10 @@ func (x *txState) checkAlter(op int, pre *attrInfo, post datomic.Attribute, ok b
 		return txErr(datomic.ErrInvalidAlter, op, "cannot alter the tuple schema of %s", name)
 	}
 	c := x.c
+	if post.IsComponent && post.ValueType != datomic.TypeRef {
+		return txErr(datomic.ErrInvalidAlter, op, "attribute %s: :db/isComponent needs a ref attribute", name)
+	}
 	if post.Unique != datomic.UniqueNone && pre.Unique == datomic.UniqueNone {
-		if post.IsMany() {
-			return txErr(datomic.ErrInvalidAlter, op, "cannot make cardinality-many attribute %s unique", name)
-		}
 		for _, fs := range pre.vals.m {
 			holder := int64(-1)
 			for _, fi := range fs {
