@@ -1,0 +1,177 @@
+package dcbackup_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/edn"
+	"github.com/dcbackup/dcbackup/datomic/mem"
+	"github.com/dcbackup/dcbackup/internal/benchwork"
+)
+
+// The stage benchmarks run every stage of backup and restore on two
+// workloads: a generated log (-dcbench.datoms datoms) and the MusicBrainz
+// sample. Each reports datoms/s; the restore stages also report the remap
+// cache hit rate and the original-id lookups.
+//
+//	go test -run '^$' -bench BenchmarkStages -benchtime 3x .
+
+// benchStageDatoms sizes the generated workload.
+var benchStageDatoms = flag.Int("dcbench.datoms", 200_000, "datoms of the generated workload of BenchmarkStages")
+
+// benchWorkload is a source database with its backup.
+type benchWorkload struct {
+	name   string
+	source datomic.Conn      // an in-memory database
+	stream datomic.Conn      // the same log computed on the fly (generated only)
+	store  *dcbackup.FSStore // the source's backup
+	segs   []*dcbackup.Segment
+	infos  []dcbackup.SegmentInfo
+	datoms int
+}
+
+func BenchmarkStages(b *testing.B) {
+	ctx := context.Background()
+	b.Run("generated", func(b *testing.B) {
+		src, err := benchwork.NewSource(ctx, benchwork.Config{Seed: 1, Datoms: *benchStageDatoms})
+		require.NoError(b, err)
+		// The in-memory source is the generated log restored into mem: a
+		// real database with the same history.
+		m := mem.New(mem.Options{})
+		store := dcbackup.NewMemStore()
+		_, err = dcbackup.Backup(ctx, "gen", src, store, nil)
+		require.NoError(b, err)
+		_, err = dcbackup.Restore(ctx, "gen", store, m, nil)
+		require.NoError(b, err)
+		w := prepareWorkload(b, "gen", m)
+		w.stream = src
+		runStages(b, w)
+	})
+	b.Run("mbrainz", func(b *testing.B) {
+		if _, err := os.Stat(mbrainzDir); err != nil {
+			b.Skipf("MusicBrainz sample not available: %v", err)
+		}
+		m := mem.New(mem.Options{SharedCounter: true})
+		_, err := edn.LoadMBrainz(ctx, m, mbrainzDir, edn.LoadOptions{SplitSize: 1000})
+		require.NoError(b, err)
+		runStages(b, prepareWorkload(b, "mbrainz", m))
+	})
+}
+
+// prepareWorkload backs source up once into a filesystem store and decodes
+// the segments for the encode and decode stages.
+func prepareWorkload(b *testing.B, name string, source datomic.Conn) *benchWorkload {
+	ctx := context.Background()
+	store, err := dcbackup.NewFSStore(b.TempDir())
+	require.NoError(b, err)
+	res, err := dcbackup.Backup(ctx, name, source, store, nil)
+	require.NoError(b, err)
+	w := &benchWorkload{name: name, source: source, store: store, datoms: res.Datoms}
+	infos, err := store.List(ctx, name, 0)
+	require.NoError(b, err)
+	for _, info := range infos {
+		data, err := store.Load(ctx, name, info)
+		require.NoError(b, err)
+		seg, err := dcbackup.DecodeSegment(data, info, dcbackup.DecodeOptions{})
+		require.NoError(b, err)
+		if len(seg.Txs) > 0 {
+			w.segs = append(w.segs, seg)
+			w.infos = append(w.infos, info)
+		}
+	}
+	return w
+}
+
+func reportDatoms(b *testing.B, datoms int) {
+	b.ReportMetric(float64(datoms)/b.Elapsed().Seconds(), "datoms/s")
+}
+
+func runStages(b *testing.B, w *benchWorkload) {
+	ctx := context.Background()
+	backup := func(src datomic.Conn, conc int) func(b *testing.B) {
+		return func(b *testing.B) {
+			dir := b.TempDir()
+			total, bytes := 0, int64(0)
+			b.ReportAllocs()
+			for b.Loop() {
+				sub, err := os.MkdirTemp(dir, "run")
+				require.NoError(b, err)
+				store, err := dcbackup.NewFSStore(sub)
+				require.NoError(b, err)
+				res, err := dcbackup.Backup(ctx, w.name, src, store, &dcbackup.BackupOptions{Concurrency: conc})
+				require.NoError(b, err)
+				total += res.Datoms
+				bytes = res.Bytes
+			}
+			reportDatoms(b, total)
+			b.ReportMetric(float64(bytes)/float64(w.datoms), "bytes/datom")
+		}
+	}
+	b.Run("backup-serial", backup(w.source, 1))
+	b.Run("backup-parallel", backup(w.source, 0))
+	if w.stream != nil {
+		b.Run("backup-stream-serial", backup(w.stream, 1))
+		b.Run("backup-stream-parallel", backup(w.stream, 0))
+	}
+	b.Run("encode", func(b *testing.B) {
+		enc, err := dcbackup.NewSegmentEncoder(dcbackup.EncodeOptions{})
+		require.NoError(b, err)
+		defer enc.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, s := range w.segs {
+				if _, err := enc.Encode(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		reportDatoms(b, w.datoms*b.N)
+	})
+	b.Run("decode", func(b *testing.B) {
+		enc, err := dcbackup.NewSegmentEncoder(dcbackup.EncodeOptions{})
+		require.NoError(b, err)
+		defer enc.Close()
+		data := make([][]byte, len(w.segs))
+		for i, s := range w.segs {
+			data[i], err = enc.Encode(s)
+			require.NoError(b, err)
+		}
+		dec, err := dcbackup.NewSegmentDecoder(dcbackup.DecodeOptions{})
+		require.NoError(b, err)
+		defer dec.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			for i, d := range data {
+				if _, err := dec.Decode(d, w.infos[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		reportDatoms(b, w.datoms*b.N)
+	})
+	restore := func(target func() datomic.Conn) func(b *testing.B) {
+		return func(b *testing.B) {
+			var st dcbackup.RemapStats
+			total := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := dcbackup.Restore(ctx, w.name, w.store, target(), nil)
+				require.NoError(b, err)
+				total += res.Datoms
+				st = res.Remap
+			}
+			reportDatoms(b, total)
+			b.ReportMetric(100*float64(st.CacheHits)/float64(max(st.CacheHits+st.CacheMisses, 1)), "hit%")
+			b.ReportMetric(float64(st.Lookups), "lookups")
+			b.ReportMetric(float64(st.CertainlyNew), "certainly-new")
+		}
+	}
+	b.Run("restore-overhead", restore(func() datomic.Conn { return benchwork.NewNopTarget() }))
+	b.Run("restore-mem", restore(func() datomic.Conn { return mem.New(mem.Options{BootstrapShift: 100}) }))
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// row is one line of the table.
+type row struct {
+	stage  string
+	datoms int
+	dur    time.Duration
+	bytes  int64
+	allocs uint64
+	cpu    time.Duration // user+system CPU time of the process during the stage
+	rss    int64         // peak RSS in bytes, -1 when unknown
+	note   string
+}
+
+// table collects rows and prints them.
+type table struct{ rows []row }
+
+// measure runs f as one stage: it resets the peak RSS mark, counts the
+// allocations and times f, which returns the datoms and bytes it handled
+// and an optional note.
+func (t *table) measure(stage string, f func() (datoms int, bytes int64, note string, err error)) error {
+	runtime.GC()
+	resetPeakRSS()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu0 := cpuTime()
+	begin := time.Now()
+	datoms, bytes, note, err := f()
+	dur := time.Since(begin)
+	cpu := cpuTime() - cpu0
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		return fmt.Errorf("%s: %w", stage, err)
+	}
+	r := row{stage: stage, datoms: datoms, dur: dur, cpu: cpu, bytes: bytes, allocs: after.Mallocs - before.Mallocs, rss: peakRSS(), note: note}
+	t.rows = append(t.rows, r)
+	fmt.Fprintf(os.Stderr, "  %-28s %10d datoms %8.3fs\n", stage, datoms, dur.Seconds())
+	return nil
+}
+
+// find returns the row of stage.
+func (t *table) find(stage string) (row, bool) {
+	for _, r := range t.rows {
+		if r.stage == stage {
+			return r, true
+		}
+	}
+	return row{}, false
+}
+
+func (t *table) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	fmt.Fprintln(tw, "stage\tdatoms\tseconds\tdatoms/s\tCPU s\tdatoms/CPU s\tbytes\tbytes/datom\tallocs\tpeak RSS MiB\t")
+	for _, r := range t.rows {
+		rate, cpuRate, perDatom := "", "", ""
+		if r.datoms > 0 && r.dur > 0 {
+			rate = strconv.FormatFloat(float64(r.datoms)/r.dur.Seconds(), 'f', 0, 64)
+		}
+		if r.datoms > 0 && r.cpu > 0 {
+			cpuRate = strconv.FormatFloat(float64(r.datoms)/r.cpu.Seconds(), 'f', 0, 64)
+		}
+		if r.datoms > 0 && r.bytes > 0 {
+			perDatom = strconv.FormatFloat(float64(r.bytes)/float64(r.datoms), 'f', 2, 64)
+		}
+		bytes := ""
+		if r.bytes > 0 {
+			bytes = strconv.FormatInt(r.bytes, 10)
+		}
+		rss := "?"
+		if r.rss >= 0 {
+			rss = strconv.FormatInt(r.rss>>20, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%s\t%.3f\t%s\t%s\t%s\t%d\t%s\t\n", r.stage, r.datoms, r.dur.Seconds(), rate, r.cpu.Seconds(), cpuRate, bytes, perDatom, r.allocs, rss)
+	}
+	tw.Flush()
+	for _, r := range t.rows {
+		if r.note != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.stage, r.note)
+		}
+	}
+}
+
+// cpuTime returns the user and system CPU time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// resetPeakRSS resets the kernel's peak resident set mark (Linux 4.0+);
+// without it the peak is that of the whole process so far.
+func resetPeakRSS() {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// peakRSS reads VmHWM from /proc/self/status, in bytes; -1 if unknown.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb << 10
+		}
+	}
+	return -1
+}
