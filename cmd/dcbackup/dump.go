@@ -27,7 +27,8 @@ func dumpCommand() command {
 "a" is the attribute's ident from the segment's attribute dictionary. "e"
 and ref values are entity ids as numbers; when the segment knows the
 entity's ident (a bootstrap entity or an attribute) it is added as
-"e_ident" / "v_ident". Values: keywords ":ns/name"; strings, symbols and
+"e_ident" / "v_ident" (so are enums whose
+:db/ident the segment itself asserts). Values: keywords ":ns/name"; strings, symbols and
 URIs as text; longs and doubles as numbers (NaN and infinities as strings);
 bigints and bigdecs as decimal strings; instants RFC 3339 with
 milliseconds in UTC; UUIDs as text; bytes base64; tuples as arrays. A
@@ -164,8 +165,31 @@ func findSegment(ctx context.Context, h *storeHandle, db string, t int64) (dcbac
 	return best, nil
 }
 
-// namer resolves entity ids to idents with what a segment knows.
-type namer struct{ seg *dcbackup.Segment }
+// namer resolves entity ids to idents with what a segment knows: its
+// attribute dictionary, its bootstrap idents, and the :db/ident datoms it
+// asserts itself (enums installed in its range).
+type namer struct {
+	seg    *dcbackup.Segment
+	logged map[int64]datomic.Keyword
+}
+
+func newNamer(seg *dcbackup.Segment) namer {
+	n := namer{seg: seg, logged: map[int64]datomic.Keyword{}}
+	identAttr := int64(-1)
+	for id, a := range seg.Attrs {
+		if a.Ident == "db/ident" {
+			identAttr = id
+		}
+	}
+	for _, tx := range seg.Txs {
+		for _, d := range tx.Datoms {
+			if k, ok := d.V.(datomic.Keyword); ok && d.A == identAttr && d.Added {
+				n.logged[d.E] = k
+			}
+		}
+	}
+	return n
+}
 
 func (n namer) ident(id int64) string {
 	if a, ok := n.seg.Attrs[id]; ok && a.Ident != "" {
@@ -174,13 +198,16 @@ func (n namer) ident(id int64) string {
 	if k, ok := n.seg.Idents[id]; ok {
 		return k.String()
 	}
+	if k, ok := n.logged[id]; ok {
+		return k.String()
+	}
 	return ""
 }
 
 func dumpDatoms(w io.Writer, seg *dcbackup.Segment) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	n := namer{seg}
+	n := newNamer(seg)
 	for _, tx := range seg.Txs {
 		for _, d := range tx.Datoms {
 			attr := seg.Attrs[d.A]

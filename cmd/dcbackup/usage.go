@@ -55,10 +55,11 @@ func help(args []string, stdout, stderr io.Writer) int {
 	return exitError
 }
 
-// trimPrefix drops the library's "dcbackup: " prefix from an error text,
-// since messages are already prefixed with the command.
+// trimPrefix drops the library's "dcbackup: " prefixes from an error
+// text (wrapped errors repeat it), since messages are already prefixed
+// with the command.
 func trimPrefix(s string) string {
-	return strings.TrimPrefix(s, "dcbackup: ")
+	return strings.ReplaceAll(s, "dcbackup: ", "")
 }
 
 // flagSet returns a flag set for command c whose usage text names the
