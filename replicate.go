@@ -60,8 +60,9 @@ func Replicate(ctx context.Context, db string, store BackupStore, target datomic
 	}
 	log := loggerOrDiscard(opts.Restore.Logger).With("db", db)
 	hint := int64(0)
+	prog := newProgressReporter("replicate", opts.Restore.Progress)
 	for {
-		res, err := replicateOnce(ctx, db, store, target, &opts.Restore, &hint)
+		res, err := replicateOnce(ctx, db, store, target, &opts.Restore, &hint, prog)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -92,13 +93,14 @@ func Replicate(ctx context.Context, db string, store BackupStore, target datomic
 	}
 }
 
-func replicateOnce(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions, hint *int64) (RestoreResult, error) {
+func replicateOnce(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions, hint *int64, prog *progressReporter) (RestoreResult, error) {
 	begin := time.Now()
 	r, err := newRestorer(ctx, db, store, target, opts)
 	if err != nil {
 		return RestoreResult{LastT: -1}, err
 	}
 	r.listHint = *hint
+	r.prog = prog // progress adds up over polls
 	res, err := r.run(ctx, begin)
 	if r.lastSegStart > 0 {
 		*hint = r.lastSegStart
