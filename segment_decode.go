@@ -244,10 +244,12 @@ func decodeTxs(p *segmentPayload, seg *Segment, attrs []attrRef) error {
 		if txr.bad {
 			return corruptf("transaction column ends after %d of %d transactions", ti, len(seg.Txs))
 		}
-		t := prevT + int64(dt)
-		if dt > uint64(p.EndT-p.StartT) || t >= p.EndT || (ti > 0 && dt == 0) {
-			return corruptf("transaction %d: t %d outside [%d, %d) or not increasing", ti, t, p.StartT, p.EndT)
+		// prevT < EndT, so EndT-prevT does not overflow, and t = prevT+dt
+		// < EndT does not either.
+		if dt >= uint64(p.EndT-prevT) || (ti > 0 && dt == 0) {
+			return corruptf("transaction %d: t %d + %d outside [%d, %d) or not increasing", ti, prevT, dt, p.StartT, p.EndT)
 		}
+		t := prevT + int64(dt)
 		prevT = t
 		if n > p.DatomCount-used {
 			return corruptf("transaction t %d: %d datoms, more than the %d announced", t, n, p.DatomCount)

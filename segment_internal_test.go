@@ -3,6 +3,7 @@ package dcbackup
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -62,7 +63,14 @@ func TestSegmentDecodeValidates(t *testing.T) {
 		"t not increasing": func(p *segmentPayload) {
 			p.TxCount, p.DatomCount, p.TxCol, p.OpCol, p.IntCol = 2, 2, []byte{0, 1, 0, 1}, []byte{2, 2}, []byte{2, 2}
 		},
-		"too many txs":       func(p *segmentPayload) { p.TxCount = 2 },
+		"too many txs": func(p *segmentPayload) { p.TxCount = 2 },
+		"t overflows": func(p *segmentPayload) {
+			p.StartT, p.EndT, p.TxCount, p.DatomCount = 0, math.MaxInt64, 2, 2
+			p.TxCol = binary.AppendUvarint(binary.AppendUvarint(nil, math.MaxInt64-2), 1)
+			p.TxCol = binary.AppendUvarint(binary.AppendUvarint(p.TxCol, math.MaxInt64), 1)
+			p.OpCol, p.IntCol = []byte{eModeTx << 1, eModeTx << 1}, []byte{2, 2}
+		},
+		"t at end":           func(p *segmentPayload) { p.TxCol = []byte{10, 1} },
 		"too many datoms":    func(p *segmentPayload) { p.DatomCount = 2 },
 		"tx datoms overflow": func(p *segmentPayload) { p.TxCol = []byte{0, 2} },
 		"unknown attribute":  func(p *segmentPayload) { p.OpCol = []byte{1<<3 | eModeTx<<1} },
