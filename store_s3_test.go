@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -37,11 +38,10 @@ func seg(start, end int64) dcbackup.SegmentInfo {
 }
 
 func randomBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 3))
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	_, _ = rand.NewChaCha8(key).Read(b) // never fails
 	return b
 }
 
