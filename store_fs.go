@@ -82,8 +82,8 @@ func (s *FSStore) save(ctx context.Context, db string, seg SegmentInfo, data []b
 		if f != nil {
 			_ = f.Close()
 		}
-		if rmErr := os.Remove(tmp); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) && err == nil {
-			err = rmErr
+		if err != nil {
+			_ = os.Remove(tmp)
 		}
 	}()
 	if _, err := f.Write(data); err != nil {
@@ -106,11 +106,9 @@ func (s *FSStore) save(ctx context.Context, db string, seg SegmentInfo, data []b
 		}
 		return err
 	}
-	// The segment is published; removing the temporary name (deferred) and
-	// syncing the directory make the link itself durable.
-	if err := os.Remove(tmp); err != nil {
-		return err
-	}
+	// The segment is published. Drop the temporary name (a failure only
+	// leaves a file for RemoveStaleTemp) and make the link durable.
+	_ = os.Remove(tmp)
 	return syncDir(dir)
 }
 
