@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
@@ -95,6 +96,40 @@ type backupRun struct {
 	schema *sourceSchema
 	log    *slog.Logger
 	prog   *progressReporter
+
+	// encs are idle segment encoders: creating one (its zstd state) costs
+	// more than encoding a small segment, so workers reuse them.
+	encMu sync.Mutex
+	encs  []*SegmentEncoder
+}
+
+// encoder returns an idle encoder or a new one; give it back with release.
+func (r *backupRun) encoder() (*SegmentEncoder, error) {
+	r.encMu.Lock()
+	if n := len(r.encs); n > 0 {
+		e := r.encs[n-1]
+		r.encs = r.encs[:n-1]
+		r.encMu.Unlock()
+		return e, nil
+	}
+	r.encMu.Unlock()
+	return NewSegmentEncoder(r.opts.Encode)
+}
+
+func (r *backupRun) release(e *SegmentEncoder) {
+	r.encMu.Lock()
+	r.encs = append(r.encs, e)
+	r.encMu.Unlock()
+}
+
+// close releases the idle encoders.
+func (r *backupRun) close() {
+	r.encMu.Lock()
+	defer r.encMu.Unlock()
+	for _, e := range r.encs {
+		e.Close()
+	}
+	r.encs = nil
 }
 
 func newBackupRun(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (*backupRun, datomic.DB, error) {
@@ -130,6 +165,7 @@ func BackupSegment(ctx context.Context, db string, conn datomic.Conn, store Back
 	if err != nil {
 		return BackupResult{}, err
 	}
+	defer run.close()
 	var res BackupResult
 	b := newSegmentBuilder(run.schema, db, start)
 	for tx, err := range conn.TxRange(ctx, start, end) {
@@ -168,6 +204,7 @@ func BackupNext(ctx context.Context, db string, conn datomic.Conn, store BackupS
 	if err != nil {
 		return BackupResult{}, err
 	}
+	defer run.close()
 	res := BackupResult{EndT: start}
 	basis := src.BasisT()
 	if start > basis {
@@ -212,6 +249,7 @@ func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 	if err != nil {
 		return BackupResult{}, err
 	}
+	defer run.close()
 	segs, err := store.List(ctx, db, 0)
 	if err != nil {
 		return BackupResult{}, fmt.Errorf("dcbackup: backup %q: list segments: %w", db, err)
@@ -273,7 +311,12 @@ func (r *backupRun) pieces(ctx context.Context, ranges []Gap) ([]Gap, error) {
 			out = append(out, g)
 			continue
 		}
-		ps := splitRanges([]Gap{{StartT: first, EndT: g.EndT}}, r.opts.concurrency()*4, int64(r.opts.maxTx()))
+		// A piece spans at least MaxTxPerSegment t values (a narrower one
+		// could not fill a segment), unless that would leave a worker
+		// idle: then the range is shared evenly between the workers.
+		conc := int64(r.opts.concurrency())
+		minSpan := min(int64(r.opts.maxTx()), (g.EndT-first+conc-1)/conc)
+		ps := splitRanges([]Gap{{StartT: first, EndT: g.EndT}}, int(conc)*4, minSpan)
 		ps[0].StartT = g.StartT
 		out = append(out, ps...)
 	}
@@ -309,7 +352,12 @@ func (r *backupRun) save(ctx context.Context, seg *Segment, res *BackupResult) e
 	if err := ctxErr(ctx, "dcbackup: backup "+r.db); err != nil {
 		return err
 	}
-	data, err := EncodeSegment(seg, r.opts.Encode)
+	enc, err := r.encoder()
+	if err != nil {
+		return fmt.Errorf("dcbackup: backup %q: encode segment %s: %w", r.db, seg.Info(), err)
+	}
+	data, err := enc.Encode(seg)
+	r.release(enc)
 	if err != nil {
 		return fmt.Errorf("dcbackup: backup %q: encode segment %s: %w", r.db, seg.Info(), err)
 	}
@@ -372,6 +420,7 @@ func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 	if err != nil {
 		return BackupResult{}, err
 	}
+	defer run.close()
 	res, err := run.fill(ctx, gaps)
 	res.Elapsed = time.Since(begin)
 	return res, err

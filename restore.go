@@ -92,6 +92,8 @@ type restorer struct {
 	listHint int64
 	// lastSegStart is the StartT of the last segment applied.
 	lastSegStart int64
+	// dec decodes the segments loaded by the restoring goroutine itself.
+	dec *SegmentDecoder
 }
 
 func newRestorer(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (*restorer, error) {
@@ -128,6 +130,7 @@ func RestoreSegment(ctx context.Context, db string, store BackupStore, target da
 	if err != nil {
 		return RestoreResult{LastT: -1}, err
 	}
+	defer r.close()
 	segs, err := r.listFrom(ctx)
 	if err != nil {
 		return r.result(begin), err
@@ -167,6 +170,7 @@ func Restore(ctx context.Context, db string, store BackupStore, target datomic.C
 	if err != nil {
 		return RestoreResult{LastT: -1}, err
 	}
+	defer r.close()
 	return r.run(ctx, begin)
 }
 
@@ -269,8 +273,17 @@ func (r *restorer) prefetch(ctx context.Context, chain []SegmentInfo) <-chan loa
 	out := make(chan loadedSegment, r.opts.prefetch())
 	go func() {
 		defer close(out)
+		dec, err := NewSegmentDecoder(r.opts.Decode)
+		if err != nil {
+			select {
+			case out <- loadedSegment{nil, fmt.Errorf("dcbackup: restore %q: %w", r.db, err)}:
+			case <-ctx.Done():
+			}
+			return
+		}
+		defer dec.Close()
 		for _, info := range chain {
-			seg, err := r.load(ctx, info)
+			seg, err := r.loadWith(ctx, dec, info)
 			select {
 			case out <- loadedSegment{seg, err}:
 			case <-ctx.Done():
@@ -284,13 +297,36 @@ func (r *restorer) prefetch(ctx context.Context, chain []SegmentInfo) <-chan loa
 	return out
 }
 
-// load reads and decodes one segment, checking it belongs to r.db.
+// load reads and decodes one segment, checking it belongs to r.db. Only
+// the goroutine that runs the restore calls it (the prefetcher has its own
+// decoder).
 func (r *restorer) load(ctx context.Context, info SegmentInfo) (*Segment, error) {
+	if r.dec == nil {
+		dec, err := NewSegmentDecoder(r.opts.Decode)
+		if err != nil {
+			return nil, fmt.Errorf("dcbackup: restore %q: %w", r.db, err)
+		}
+		r.dec = dec
+	}
+	return r.loadWith(ctx, r.dec, info)
+}
+
+// close releases the restorer's decoder.
+func (r *restorer) close() {
+	if r.dec != nil {
+		r.dec.Close()
+		r.dec = nil
+	}
+}
+
+// loadWith reads and decodes one segment with dec, checking it belongs to
+// r.db.
+func (r *restorer) loadWith(ctx context.Context, dec *SegmentDecoder, info SegmentInfo) (*Segment, error) {
 	data, err := r.store.Load(ctx, r.db, info)
 	if err != nil {
 		return nil, fmt.Errorf("dcbackup: restore %q: load segment %s: %w", r.db, info, err)
 	}
-	seg, err := DecodeSegment(data, info, r.opts.Decode)
+	seg, err := dec.Decode(data, info)
 	if err != nil {
 		return nil, fmt.Errorf("dcbackup: restore %q: segment %s: %w", r.db, info, err)
 	}
