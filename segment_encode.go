@@ -75,6 +75,8 @@ func (e *SegmentEncoder) Close() {
 // every datom's Tx must be datomic.TxID of its transaction's t, every
 // datom's attribute must be in Attrs, and every value must have the Go type
 // of its attribute's value type. Instants are stored in milliseconds.
+// seg.Version is ignored: the segment is written in SegmentFormatVersion.
+// Every entry of seg.Attrs and seg.Idents is written, used or not.
 func (e *SegmentEncoder) Encode(seg *Segment) ([]byte, error) {
 	if seg == nil {
 		return nil, invalidf("nil segment")
