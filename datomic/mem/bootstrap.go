@@ -190,7 +190,7 @@ func (c *Conn) bootstrap(opts Options) {
 		if d.vt == datomic.TypeInvalid {
 			continue
 		}
-		c.avet[d.id] = &attrVals{m: make(map[any][]uint32)}
+		c.avet[d.id] = newAttrVals()
 	}
 	for _, d := range defs {
 		add(d.id, s.ident, d.ident)

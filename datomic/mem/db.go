@@ -191,7 +191,13 @@ func (d *DB) Datoms(ctx context.Context, index datomic.Index, components ...any)
 			return
 		}
 		for _, g := range groups {
-			if !d.emit(ctx, q, g, nil, yield) {
+			var more bool
+			if index == datomic.AVET && !q.hasV {
+				more = d.avetScan(ctx, g, nil, nil, yield)
+			} else {
+				more = d.emit(ctx, q, g, yield)
+			}
+			if !more {
 				return
 			}
 		}
@@ -218,12 +224,7 @@ func (d *DB) IndexRange(ctx context.Context, attr any, start, end any) iter.Seq2
 		if !ok {
 			return
 		}
-		q := query{index: datomic.AVET, a: a, hasA: true}
-		in := func(f *fact) bool {
-			return (start == nil || datomic.CompareValues(f.v, start) >= 0) &&
-				(end == nil || datomic.CompareValues(f.v, end) < 0)
-		}
-		d.emit(ctx, q, a, in, yield)
+		d.avetScan(ctx, a, start, end, yield)
 	}
 }
 
@@ -331,9 +332,8 @@ func (d *DB) groups(q query) []int64 {
 	return keys
 }
 
-// emit yields the datoms of group g that match q (and in, if not nil) in
-// index order. It reports whether to continue.
-func (d *DB) emit(ctx context.Context, q query, g int64, in func(*fact) bool, yield func(datomic.Datom, error) bool) bool {
+// emit yields the datoms of group g that match q in index order. It reports whether to continue.
+func (d *DB) emit(ctx context.Context, q query, g int64, yield func(datomic.Datom, error) bool) bool {
 	if err := ctx.Err(); err != nil {
 		yield(datomic.Datom{}, err)
 		return false
@@ -366,7 +366,7 @@ func (d *DB) emit(ctx context.Context, q query, g int64, in func(*fact) bool, yi
 	sel := make([]uint32, 0, min(len(cand), 4096))
 	for _, i := range cand {
 		f := c.facts.at(i)
-		if !f.visible(d.pos) || !d.match(q, g, f) || (in != nil && !in(f)) {
+		if !f.visible(d.pos) || !d.match(q, g, f) {
 			continue
 		}
 		sel = append(sel, i)

@@ -197,6 +197,18 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 					t.Errorf("reader %d: %d ages at basis %d", r, n, db.BasisT())
 					return
 				}
+				m := 0
+				for _, err := range db.IndexRange(ctx, kw("person/age"), nil, nil) {
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					m++
+				}
+				if m != n {
+					t.Errorf("reader %d: IndexRange %d, AEVT %d", r, m, n)
+					return
+				}
 				for range c.TxRange(ctx, 0, 0) {
 				}
 			}

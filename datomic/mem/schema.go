@@ -21,12 +21,10 @@ func (c *Conn) insertFact(f fact, vt datomic.ValueType) uint32 {
 	c.ents[f.e] = append(c.ents[f.e], i)
 	av := c.avet[f.a]
 	if av == nil {
-		av = &attrVals{m: make(map[any][]uint32)}
+		av = newAttrVals()
 		c.avet[f.a] = av
 	}
-	k := valKey(f.v)
-	av.m[k] = append(av.m[k], i)
-	av.n++
+	av.add(valKey(f.v), i)
 	if vt == datomic.TypeRef {
 		r := f.v.(int64)
 		c.refs[r] = append(c.refs[r], i)
@@ -156,7 +154,7 @@ func (c *Conn) refreshSchema(ids []int64) {
 		}
 		info.Attribute = a
 		if c.avet[id] == nil {
-			c.avet[id] = &attrVals{m: make(map[any][]uint32)}
+			c.avet[id] = newAttrVals()
 		}
 		info.vals = c.avet[id]
 	}

@@ -50,13 +50,6 @@ func (s *factStore) push(f fact) uint32 {
 	return i
 }
 
-// attrVals is the AVET hash index of one attribute: value key to the facts
-// (of every time) with that value.
-type attrVals struct {
-	m map[any][]uint32
-	n int // number of facts
-}
-
 // Value keys: comparable stand-ins for values whose Go representation is not
 // comparable or whose == is not Datomic's equality.
 type (
