@@ -36,8 +36,9 @@ value's type is its attribute's :db/valueType (see -attrs).
 
 -start T picks the segment whose range starts at T, or else the one that
 contains t T; -segment START-END picks the segment stored as [START, END).
-With -attrs, prints the segment's attribute dictionary (one attribute per
-line) and bootstrap idents instead of its datoms.`,
+With -attrs, prints instead of the datoms the segment's attribute
+dictionary, one attribute per line ({"id":..,"ident":..,"valueType":..,
+...}), then the other bootstrap entities it mentions ({"id":..,"ident":..}).`,
 		run: runDump,
 	}
 }
@@ -241,7 +242,9 @@ func dumpAttrs(w io.Writer, seg *dcbackup.Segment) error {
 	}
 	ids = ids[:0]
 	for id := range seg.Idents {
-		ids = append(ids, id)
+		if _, isAttr := seg.Attrs[id]; !isAttr {
+			ids = append(ids, id)
+		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {

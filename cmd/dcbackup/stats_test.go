@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+)
+
+// logFacts computes from the source log what stats must report.
+type logFacts struct {
+	txs, datoms, retractions int
+	firstT, lastT            int64
+	firstInst, lastInst      time.Time
+	perAttr                  map[string]int
+}
+
+func sourceFacts(t *testing.T, f fixture) logFacts {
+	t.Helper()
+	ctx := t.Context()
+	db, err := f.conn.DB(ctx)
+	require.NoError(t, err)
+	lf := logFacts{firstT: -1, perAttr: map[string]int{}}
+	for tx, err := range f.conn.TxRange(ctx, 0, 0) {
+		require.NoError(t, err)
+		lf.txs++
+		if lf.firstT < 0 {
+			lf.firstT = tx.T
+		}
+		lf.lastT = tx.T
+		for _, d := range tx.Datoms {
+			lf.datoms++
+			if !d.Added {
+				lf.retractions++
+			}
+			id, ok, err := db.Ident(ctx, d.A)
+			require.NoError(t, err)
+			require.True(t, ok)
+			lf.perAttr[id.String()]++
+			if id == "db/txInstant" && d.E == tx.ID() && d.Added {
+				if lf.firstInst.IsZero() {
+					lf.firstInst = d.V.(time.Time)
+				}
+				lf.lastInst = d.V.(time.Time)
+			}
+		}
+	}
+	return lf
+}
+
+func TestStats(t *testing.T) {
+	st := fsStore(t)
+	f := backUp(t, st, "db", 10, 300, 40)
+	backUp(t, st, "other", 11, 30, 1000)
+	lf := sourceFacts(t, f)
+
+	r := runCmd(t, nil, "stats", "-store", st.Dir(), "-json", "-top", "5", "-j", "3")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	var out struct {
+		Store     string    `json:"store"`
+		Databases []dbStats `json:"databases"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+	require.Len(t, out.Databases, 2)
+	s := out.Databases[0]
+	assert.Equal(t, "db", s.DB)
+	assert.Equal(t, "other", out.Databases[1].DB)
+	assert.Equal(t, f.result.Segments, s.Segments)
+	assert.Equal(t, lf.txs, s.Transactions)
+	assert.Equal(t, lf.datoms, s.Datoms)
+	assert.Equal(t, lf.retractions, s.Retractions)
+	assert.Equal(t, f.result.Bytes, s.Bytes)
+	assert.InDelta(t, float64(f.result.Bytes)/float64(lf.datoms), s.BytesPerDatom, 1e-9)
+	require.NotNil(t, s.FirstT)
+	assert.Equal(t, lf.firstT, *s.FirstT)
+	assert.Equal(t, lf.lastT, *s.LastT)
+	assert.Equal(t, lf.firstInst.UTC().Format(instantLayout), s.FirstInstant)
+	assert.Equal(t, lf.lastInst.UTC().Format(instantLayout), s.LastInstant)
+	assert.Equal(t, len(lf.perAttr), s.Attributes)
+
+	// The top attributes are the source's largest counts, in order.
+	type kv struct {
+		ident string
+		n     int
+	}
+	var want []kv
+	for k, n := range lf.perAttr {
+		want = append(want, kv{k, n})
+	}
+	sort.Slice(want, func(i, j int) bool { return want[i].n > want[j].n })
+	require.Len(t, s.TopAttributes, 5)
+	for i, a := range s.TopAttributes {
+		assert.Equal(t, lf.perAttr[a.Ident], a.Datoms, a.Ident)
+		assert.Equal(t, want[i].n, a.Datoms, "rank %d", i)
+	}
+
+	// Text: one block per database.
+	r = runCmd(t, nil, "stats", "-store", st.Dir(), "-db", "db")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.True(t, strings.HasPrefix(r.stdout, "database db in "+st.Dir()+"\n"), r.stdout)
+	for _, want := range []string{
+		fmt.Sprintf("  transactions  %d\n", lf.txs),
+		fmt.Sprintf("  datoms        %d (%d assertions, %d retractions)\n", lf.datoms, lf.datoms-lf.retractions, lf.retractions),
+		fmt.Sprintf("  t             first %d, last %d\n", lf.firstT, lf.lastT),
+		fmt.Sprintf("  tx instant    first %s, last %s\n", lf.firstInst.UTC().Format(instantLayout), lf.lastInst.UTC().Format(instantLayout)),
+		fmt.Sprintf("  datoms per attribute (top 20 of %d):\n", len(lf.perAttr)),
+	} {
+		assert.Contains(t, r.stdout, want)
+	}
+	assert.Regexp(t, fmt.Sprintf(`(?m)^\s+%d\s+\d+\.\d%%\s+%s$`, want[0].n, s.TopAttributes[0].Ident), r.stdout)
+	assert.NotContains(t, r.stdout, "database other")
+}
