@@ -322,6 +322,11 @@ func (s *S3Store) load(ctx context.Context, key string) ([]byte, error) {
 		Bucket:       aws.String(s.bucket),
 		Key:          aws.String(key),
 		ChecksumMode: types.ChecksumModeEnabled,
+	}, func(o *s3.Options) {
+		// Objects uploaded in parts have a checksum of part checksums,
+		// which the SDK cannot check and would warn about on every load;
+		// the segment's own checksum covers them.
+		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	if isNotFound(err) {
 		return nil, fmt.Errorf("%w (%w)", ErrSegmentNotFound, err)
