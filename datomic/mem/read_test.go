@@ -211,11 +211,17 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 				}
 				for range c.TxRange(ctx, 0, 0) {
 				}
+				for range db.Datoms(ctx, datomic.AVET) {
+				}
 			}
 		}()
 	}
 	for i := range 300 {
-		_, err := c.Transact(ctx, []datomic.Op{datomic.EntityMap{"person/name": fmt.Sprint(i), "person/age": int64(i)}})
+		ops := []datomic.Op{datomic.EntityMap{"person/name": fmt.Sprint(i), "person/age": int64(i)}}
+		if i%50 == 0 {
+			ops = append(ops, attrMap(fmt.Sprint("x/a", i), "long", "one"))
+		}
+		_, err := c.Transact(ctx, ops)
 		require.NoError(t, err)
 	}
 	close(stop)

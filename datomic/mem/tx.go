@@ -153,14 +153,14 @@ func (x *txState) apply() datomic.TxReport {
 	}
 	c.log = append(c.log, txRec{t: x.t, datoms: logDatoms})
 	c.lastInstant = x.instant
+	if len(schemaTouched) > 0 {
+		c.refreshSchema(schemaTouched) // may add AVET entries: under mu
+	}
 	c.mu.Unlock()
 
 	c.nextEnt, c.nextDB = x.nextEnt, x.nextDB
 	if !c.shared {
 		c.nextT++
-	}
-	if len(schemaTouched) > 0 {
-		c.refreshSchema(schemaTouched)
 	}
 	for name, i := range x.named {
 		if id := x.tmp(i).id; id != 0 {
