@@ -312,11 +312,18 @@ func (r *backupRun) pieces(ctx context.Context, ranges []Gap) ([]Gap, error) {
 			continue
 		}
 		// A piece spans at least MaxTxPerSegment t values (a narrower one
-		// could not fill a segment), unless that would leave a worker
-		// idle: then the range is shared evenly between the workers.
-		conc := int64(r.opts.concurrency())
-		minSpan := min(int64(r.opts.maxTx()), (g.EndT-first+conc-1)/conc)
-		ps := splitRanges([]Gap{{StartT: first, EndT: g.EndT}}, int(conc)*4, minSpan)
+		// could not fill a segment), except when several workers share
+		// the range: then it is cut into four pieces per worker, so that
+		// they stay busy until the end, but none narrower than a
+		// sixteenth of a segment's transactions.
+		conc := r.opts.concurrency()
+		minSpan := int64(r.opts.maxTx())
+		if conc > 1 {
+			n := int64(conc * 4)
+			even := (g.EndT - first + n - 1) / n
+			minSpan = max(min(minSpan, even), minSpan/16, 1)
+		}
+		ps := splitRanges([]Gap{{StartT: first, EndT: g.EndT}}, conc*4, minSpan)
 		ps[0].StartT = g.StartT
 		out = append(out, ps...)
 	}

@@ -59,7 +59,7 @@ func TestSplitRanges(t *testing.T) {
 }
 
 func TestIDCacheBounded(t *testing.T) {
-	c := newIDCache(100)
+	c := newIDCache[int64](100)
 	for i := int64(0); i < 1000; i++ {
 		c.put(i, i*2)
 	}

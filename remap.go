@@ -32,7 +32,7 @@ type remapper struct {
 	target   datomic.Conn
 	db       datomic.DB // target value for lookups; nil until needed
 	origAttr int64
-	cache    *idCache
+	cache    *idCache[any] // values are boxed int64 target ids
 	idents   map[datomic.Keyword]int64
 	// maxSeen is, per source partition, the highest source id known to be
 	// restored; a partition absent from the map is not known yet (resume).
@@ -41,17 +41,18 @@ type remapper struct {
 
 	// per transaction
 	txID    int64
-	tempids map[int64]datomic.TempID
+	tempids map[int64]any // boxed datomic.TempID values
 	newIDs  []int64
+	name    []byte // scratch for tempid names
 
 	stats RemapStats
 }
 
 func newRemapper(target datomic.Conn, origAttr int64, cacheSize int, fresh bool) *remapper {
 	return &remapper{
-		target: target, origAttr: origAttr, cache: newIDCache(cacheSize),
+		target: target, origAttr: origAttr, cache: newIDCache[any](cacheSize),
 		idents: map[datomic.Keyword]int64{}, maxSeen: map[int64]int64{}, fresh: fresh,
-		tempids: map[int64]datomic.TempID{},
+		tempids: map[int64]any{},
 	}
 }
 
@@ -63,6 +64,8 @@ func (m *remapper) beginTx(txID int64) {
 }
 
 // resolve maps source id src to a target entity id (int64) or a tempid.
+// The result is boxed once and shared, so resolving costs no allocation
+// for an id seen before.
 func (m *remapper) resolve(ctx context.Context, seg *Segment, src int64) (any, error) {
 	if src == m.txID {
 		return datomic.TxTempID, nil
@@ -78,8 +81,9 @@ func (m *remapper) resolve(ctx context.Context, seg *Segment, src int64) (any, e
 		if err != nil {
 			return nil, err
 		}
-		m.cache.put(src, id)
-		return id, nil
+		boxed := any(id)
+		m.cache.put(src, boxed)
+		return boxed, nil
 	}
 	isNew, err := m.certainlyNew(ctx, src)
 	if err != nil {
@@ -91,11 +95,13 @@ func (m *remapper) resolve(ctx context.Context, seg *Segment, src int64) (any, e
 			return nil, err
 		}
 		if found {
-			m.cache.put(src, id)
-			return id, nil
+			boxed := any(id)
+			m.cache.put(src, boxed)
+			return boxed, nil
 		}
 	}
-	t := datomic.TempID("s" + strconv.FormatInt(src, 10))
+	m.name = strconv.AppendInt(append(m.name[:0], 's'), src, 10)
+	var t any = datomic.TempID(m.name)
 	m.tempids[src] = t
 	m.newIDs = append(m.newIDs, src)
 	return t, nil
@@ -214,9 +220,10 @@ func (m *remapper) targetDB(ctx context.Context) (datomic.DB, error) {
 // created.
 func (m *remapper) commit(tempids map[datomic.TempID]int64) error {
 	for _, src := range m.newIDs {
-		id, ok := tempids[m.tempids[src]]
+		name, _ := m.tempids[src].(datomic.TempID)
+		id, ok := tempids[name]
 		if !ok {
-			return fmt.Errorf("target did not resolve tempid %s", m.tempids[src])
+			return fmt.Errorf("target did not resolve tempid %s", name)
 		}
 		m.cache.put(src, id)
 		part := datomic.Part(src)

@@ -94,6 +94,8 @@ type restorer struct {
 	lastSegStart int64
 	// dec decodes the segments loaded by the restoring goroutine itself.
 	dec *SegmentDecoder
+	// ops is buildOps' attribute table of the segment being applied.
+	ops *segOps
 }
 
 func newRestorer(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (*restorer, error) {

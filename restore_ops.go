@@ -7,50 +7,174 @@ import (
 	"github.com/dcbackup/dcbackup/datomic"
 )
 
+// opAttr is what buildOps needs to know about one attribute of a segment,
+// worked out once per segment instead of once per datom.
+type opAttr struct {
+	attr datomic.Attribute
+	// drop: composite tuple or bookkeeping attribute, never restored.
+	drop     bool
+	ref      bool
+	refTuple bool // a tuple with ref elements
+	instant  bool // :db/txInstant
+	rewrite  func(any) (any, error)
+	// target is the attribute's target id once it resolved to one (boxed,
+	// shared by every datom); nil until then.
+	target any
+}
+
+// segOps holds the per-segment attribute table of buildOps.
+type segOps struct {
+	seg   *Segment
+	attrs map[int64]*opAttr
+	// skip holds the segment's bookkeeping attributes (nil: none).
+	skip map[int64]bool
+	// identAttrs are the ids of :db/ident among the segment's attributes.
+	identAttrs []int64
+}
+
+// opsFor returns the attribute table of seg, building it when seg is not
+// the segment of the previous call.
+func (r *restorer) opsFor(seg *Segment) *segOps {
+	if r.ops != nil && r.ops.seg == seg {
+		return r.ops
+	}
+	so := &segOps{seg: seg, attrs: make(map[int64]*opAttr, len(seg.Attrs))}
+	for id, a := range seg.Attrs {
+		oa := &opAttr{
+			attr:     a,
+			drop:     a.IsComposite() || isBookkeeping(a.Ident),
+			ref:      a.IsRef(),
+			refTuple: a.ValueType == datomic.TypeTuple && a.HasRefsInTuple(),
+			instant:  a.Ident == "db/txInstant",
+			rewrite:  r.opts.Rewrite[a.Ident],
+		}
+		so.attrs[id] = oa
+		if isBookkeeping(a.Ident) {
+			if so.skip == nil {
+				so.skip = map[int64]bool{}
+			}
+			so.skip[id] = true
+		}
+		if a.Ident == identAttr {
+			so.identAttrs = append(so.identAttrs, id)
+		}
+	}
+	r.ops = so
+	return so
+}
+
+// txSkip returns the entities whose datoms tx must not restore: the
+// bookkeeping attributes of a source that was itself a restore target,
+// including those tx itself names with :db/ident.
+func (so *segOps) txSkip(tx datomic.Tx) map[int64]bool {
+	skip := so.skip
+	if len(so.identAttrs) == 0 {
+		return skip
+	}
+	copied := false
+	for i := range tx.Datoms {
+		d := &tx.Datoms[i]
+		if !so.isIdentAttr(d.A) {
+			continue
+		}
+		if kw, ok := d.V.(datomic.Keyword); ok && isBookkeeping(kw) {
+			if !copied {
+				m := make(map[int64]bool, len(skip)+1)
+				for k, v := range skip {
+					m[k] = v
+				}
+				skip, copied = m, true
+			}
+			skip[d.E] = true
+		}
+	}
+	return skip
+}
+
+func (so *segOps) isIdentAttr(a int64) bool {
+	for _, id := range so.identAttrs {
+		if id == a {
+			return true
+		}
+	}
+	return false
+}
+
 // buildOps turns one source transaction into target operations: ids
 // remapped, composite tuples and bookkeeping datoms dropped, the caller's
 // filter and rewrites applied, an original-id datom for every entity the
 // transaction creates, and the compare-and-swap of the restore marker.
 func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([]datomic.Op, error) {
 	m := r.remap
-	m.beginTx(tx.ID())
-	skip := bookkeepingEntities(seg, tx)
+	txID := tx.ID()
+	m.beginTx(txID)
+	so := r.opsFor(seg)
+	skip := so.txSkip(tx)
 	ops := make([]datomic.Op, 0, len(tx.Datoms)+4)
-	for _, d := range tx.Datoms {
-		attr, ok := seg.Attrs[d.A]
-		if !ok {
-			return nil, fmt.Errorf("%w: datom %s uses attribute %d, which the segment does not describe", ErrCorruptSegment, d, d.A)
+	var oa *opAttr
+	oaID := int64(0)
+	// The entity of the previous datom and its resolution: datoms of one
+	// entity come in runs.
+	lastE, haveE := int64(0), false
+	var lastTarget any
+	for i := range tx.Datoms {
+		d := &tx.Datoms[i]
+		if oa == nil || oaID != d.A {
+			var ok bool
+			if oa, ok = so.attrs[d.A]; !ok {
+				return nil, fmt.Errorf("%w: datom %s uses attribute %d, which the segment does not describe", ErrCorruptSegment, *d, d.A)
+			}
+			oaID = d.A
 		}
-		if attr.IsComposite() || isBookkeeping(attr.Ident) || skip[d.E] || skip[d.A] {
+		if oa.drop {
 			continue
 		}
-		if attr.IsRef() {
-			if v, ok := d.V.(int64); ok && skip[v] {
+		if skip != nil {
+			if skip[d.E] || skip[d.A] {
 				continue
 			}
+			if oa.ref {
+				if v, ok := d.V.(int64); ok && skip[v] {
+					continue
+				}
+			}
 		}
-		isInstant := d.E == tx.ID() && attr.Ident == "db/txInstant"
-		if !isInstant && r.opts.Filter != nil && !r.opts.Filter(d, attr) {
+		if r.opts.Filter != nil && !(oa.instant && d.E == txID) && !r.opts.Filter(*d, oa.attr) {
 			continue
 		}
 		v := d.V
-		if fn := r.opts.Rewrite[attr.Ident]; fn != nil {
-			nv, err := fn(v)
+		if oa.rewrite != nil {
+			nv, err := oa.rewrite(v)
 			if err != nil {
-				return nil, fmt.Errorf("rewrite %s of %s: %w", attr.Ident, d, err)
+				return nil, fmt.Errorf("rewrite %s of %s: %w", oa.attr.Ident, *d, err)
 			}
 			v = nv
 		}
-		e, err := m.resolve(ctx, seg, d.E)
-		if err != nil {
-			return nil, fmt.Errorf("entity of %s: %w", d, err)
+		e := lastTarget
+		if !haveE || d.E != lastE {
+			var err error
+			if e, err = m.resolve(ctx, seg, d.E); err != nil {
+				return nil, fmt.Errorf("entity of %s: %w", *d, err)
+			}
+			lastE, lastTarget, haveE = d.E, e, true
 		}
-		a, err := m.resolve(ctx, seg, d.A)
-		if err != nil {
-			return nil, fmt.Errorf("attribute of %s: %w", d, err)
+		a := oa.target
+		if a == nil {
+			var err error
+			if a, err = m.resolve(ctx, seg, d.A); err != nil {
+				return nil, fmt.Errorf("attribute of %s: %w", *d, err)
+			}
+			if _, isID := a.(int64); isID {
+				// A target id never changes; a tempid (an attribute this
+				// transaction creates) is resolved again next time.
+				oa.target = a
+			}
 		}
-		if v, err = r.remapValue(ctx, seg, attr, v); err != nil {
-			return nil, fmt.Errorf("value of %s: %w", d, err)
+		if oa.ref || oa.refTuple {
+			var err error
+			if v, err = r.remapValue(ctx, seg, oa, v); err != nil {
+				return nil, fmt.Errorf("value of %s: %w", *d, err)
+			}
 		}
 		if d.Added {
 			ops = append(ops, datomic.Add{E: e, A: a, V: v})
@@ -62,7 +186,7 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 		ops = append(ops, datomic.Add{E: m.tempids[src], A: r.st.origAttr, V: src})
 	}
 	ops = append(ops,
-		datomic.Add{E: datomic.TxTempID, A: r.st.origAttr, V: tx.ID()},
+		datomic.Add{E: datomic.TxTempID, A: r.st.origAttr, V: txID},
 		datomic.CAS{E: r.st.markerAttr, A: r.st.markerAttr, Old: markerValue(r.st.lastT), New: tx.T},
 	)
 	return ops, nil
@@ -79,15 +203,15 @@ func markerValue(lastT int64) any {
 
 // remapValue maps the entity ids inside a value: a ref, or the ref elements
 // of a tuple.
-func (r *restorer) remapValue(ctx context.Context, seg *Segment, attr datomic.Attribute, v any) (any, error) {
+func (r *restorer) remapValue(ctx context.Context, seg *Segment, oa *opAttr, v any) (any, error) {
 	switch {
-	case attr.IsRef():
+	case oa.ref:
 		id, ok := v.(int64)
 		if !ok {
 			return nil, fmt.Errorf("ref value is %T", v)
 		}
 		return r.remap.resolve(ctx, seg, id)
-	case attr.ValueType == datomic.TypeTuple && attr.HasRefsInTuple():
+	case oa.refTuple:
 		in, ok := v.(datomic.Tuple)
 		if !ok {
 			return nil, fmt.Errorf("tuple value is %T", v)
@@ -95,7 +219,7 @@ func (r *restorer) remapValue(ctx context.Context, seg *Segment, attr datomic.At
 		out := make(datomic.Tuple, len(in))
 		for i, e := range in {
 			id, isID := e.(int64)
-			if attr.TupleElemType(i) != datomic.TypeRef || !isID {
+			if oa.attr.TupleElemType(i) != datomic.TypeRef || !isID {
 				out[i] = e
 				continue
 			}
@@ -112,28 +236,4 @@ func (r *restorer) remapValue(ctx context.Context, seg *Segment, attr datomic.At
 		return out, nil
 	}
 	return v, nil
-}
-
-// bookkeepingEntities returns the entities of a source that was itself a
-// restore target which carry restore bookkeeping: the bookkeeping
-// attributes themselves. Their datoms are not restored.
-func bookkeepingEntities(seg *Segment, tx datomic.Tx) map[int64]bool {
-	var skip map[int64]bool
-	for id, a := range seg.Attrs {
-		if isBookkeeping(a.Ident) {
-			if skip == nil {
-				skip = map[int64]bool{}
-			}
-			skip[id] = true
-		}
-	}
-	for _, d := range tx.Datoms {
-		if kw, ok := d.V.(datomic.Keyword); ok && isBookkeeping(kw) && seg.Attrs[d.A].Ident == identAttr {
-			if skip == nil {
-				skip = map[int64]bool{}
-			}
-			skip[d.E] = true
-		}
-	}
-	return skip
 }

@@ -138,7 +138,7 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 type verifier struct {
 	src, tgt             datomic.DB
 	origAttr, markerAttr int64
-	cache                *idCache
+	cache                *idCache[int64]
 	srcAttrs, tgtAttrs   map[int64]datomic.Attribute
 	// srcBookkeeping holds the source's own restore bookkeeping
 	// attributes, when the source was itself a restore target; a restore
@@ -164,7 +164,7 @@ func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int
 	if err != nil {
 		return nil, err
 	}
-	v := &verifier{src: sdb, tgt: tdb, origAttr: orig, markerAttr: marker, cache: newIDCache(cacheSize),
+	v := &verifier{src: sdb, tgt: tdb, origAttr: orig, markerAttr: marker, cache: newIDCache[int64](cacheSize),
 		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}, srcBookkeeping: map[int64]bool{}}
 	for _, kw := range []datomic.Keyword{OriginalIDAttr, LastSourceTAttr} {
 		id, ok, err := sdb.Entid(ctx, kw)
