@@ -234,10 +234,10 @@ func (s *S3Store) save(ctx context.Context, key string, data []byte) error {
 // afterFailedWrite decides what a write that failed without a clear answer
 // (no HTTP response, or a 5xx) means. The write may have succeeded (the
 // response was lost), or the server may have refused it early: versitygw
-// answers a conditional PUT of a few MiB to an existing key with 412 before
-// reading the body and resets the connection, which the client sees as a
-// write error. So look: our object means success, another object means
-// ErrSegmentExists, no object means the error stands.
+// can answer a conditional PUT of a few MiB to an existing key with 412
+// before it has read the body and reset the connection, which the client
+// then sees as a write error. So look: our object means success, another
+// object means ErrSegmentExists, no object means the error stands.
 func (s *S3Store) afterFailedWrite(ctx context.Context, key, token string, cause error) error {
 	if ctx.Err() != nil {
 		return cause

@@ -28,7 +28,7 @@ set -euo pipefail
 VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
 
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/dcbackup
+cache=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/dcbackup
 state=${DCBACKUP_S3_STATE:-}
 bindir=${DCBACKUP_S3_BIN:-$cache/bin}
 bin=$bindir/versitygw
