@@ -39,6 +39,29 @@
 // DCBACKUP_S3_REGION, which the repository's S3 test server prints, take
 // precedence over the default chain when set.
 //
+// # Output
+//
+// ls, verify and stats print text for people, or with -json one JSON
+// document for programs. verify prints a line per problem,
+//
+//	PROBLEM gap [2000, 3000): no segment covers t in [2000, 3000): ...
+//	PROBLEM corrupt [3000, 4000): segment [3000, 4000): corrupt segment: checksum mismatch ...
+//
+// (kinds: gap, corrupt, missing, wrong-database, unsupported-version,
+// too-large, no-segments) and a summary line per database that says
+// "healthy" or "UNHEALTHY".
+//
+// dump prints one JSON object per datom, in log order:
+//
+//	{"t":1001,"e":116,"e_ident":":release/month","a":":db/ident","v":":release/month","added":true}
+//	{"t":2063,"e":17592186046986,"e_ident":":language/ort","a":":language/code","v":"ort","added":true}
+//
+// with the attribute's ident as "a", entity ids and refs as numbers (and
+// their idents as "e_ident" / "v_ident" when the segment knows them),
+// keywords as ":ns/name", instants as RFC 3339 with milliseconds in UTC,
+// UUIDs as text, bigints and bigdecs as decimal strings, bytes as base64
+// and tuples as arrays.
+//
 // # Exit status
 //
 //	0  success; for verify, the backup is healthy

@@ -140,7 +140,11 @@ func verifyDB(ctx context.Context, h *storeHandle, db string, vf verifyFlags, w 
 	}
 	report := func(p problem) {
 		rep.Problems = append(rep.Problems, p)
-		fmt.Fprintf(w, "PROBLEM %s %s: %s\n", p.Kind, tRange(p.StartT, p.EndT), p.Message)
+		if p.EndT > p.StartT {
+			fmt.Fprintf(w, "PROBLEM %s %s: %s\n", p.Kind, tRange(p.StartT, p.EndT), p.Message)
+		} else {
+			fmt.Fprintf(w, "PROBLEM %s: %s\n", p.Kind, p.Message)
+		}
 	}
 	if len(segs) == 0 {
 		report(problem{Kind: problemEmpty, Message: fmt.Sprintf("no segments of database %q in %s (is -db right?)", db, h.where)})

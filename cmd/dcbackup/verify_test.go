@@ -155,7 +155,7 @@ func TestVerifyNothingToVerify(t *testing.T) {
 
 	r = runCmd(t, nil, "verify", "-store", st.Dir(), "-db", "nothing")
 	assert.Equal(t, exitUnhealthy, r.code)
-	assert.Contains(t, r.stdout, `PROBLEM no-segments [0, 0): no segments of database "nothing"`)
+	assert.Contains(t, r.stdout, `PROBLEM no-segments: no segments of database "nothing"`)
 
 	r = runCmd(t, nil, "verify", "-store", filepath.Join(st.Dir(), "absent"), "-db", "x")
 	assert.Equal(t, exitError, r.code)
