@@ -55,12 +55,15 @@ type Conn struct {
 
 	// Writer state: read and written only by the goroutine holding txMu,
 	// and readers never touch it.
-	attrs   map[int64]*attrInfo
-	idents  map[datomic.Keyword]int64
-	names   map[int64]datomic.Keyword
-	nextDB  int64 // next entity counter in :db.part/db
-	nextEnt int64 // next entity counter (and, when shared, the next t)
-	nextT   int64 // next t when the counter is not shared
+	attrs  map[int64]*attrInfo
+	idents map[datomic.Keyword]int64
+	names  map[int64]datomic.Keyword
+	// identVals caches ident -> boxed entity id for ref values given as
+	// idents; cleared whenever idents change.
+	identVals map[datomic.Keyword]any
+	nextDB    int64 // next entity counter in :db.part/db
+	nextEnt   int64 // next entity counter (and, when shared, the next t)
+	nextT     int64 // next t when the counter is not shared
 
 	mu          sync.RWMutex // guards the data below; held shared by readers
 	facts       factStore
@@ -82,14 +85,15 @@ type txRec struct {
 // New returns a new database holding only the bootstrap schema.
 func New(opts Options) *Conn {
 	c := &Conn{
-		clock:  opts.Clock,
-		shared: opts.SharedCounter,
-		attrs:  make(map[int64]*attrInfo),
-		idents: make(map[datomic.Keyword]int64),
-		names:  make(map[int64]datomic.Keyword),
-		ents:   make(map[int64][]uint32),
-		refs:   make(map[int64][]uint32),
-		avet:   make(map[int64]*attrVals),
+		clock:     opts.Clock,
+		shared:    opts.SharedCounter,
+		attrs:     make(map[int64]*attrInfo),
+		idents:    make(map[datomic.Keyword]int64),
+		names:     make(map[int64]datomic.Keyword),
+		identVals: make(map[datomic.Keyword]any),
+		ents:      make(map[int64][]uint32),
+		refs:      make(map[int64][]uint32),
+		avet:      make(map[int64]*attrVals),
 	}
 	if c.clock == nil {
 		c.clock = time.Now

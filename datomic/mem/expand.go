@@ -151,16 +151,14 @@ func (x *txState) expandMap(op int, m datomic.EntityMap) (ent, error) {
 	} else {
 		e = ent{tmp: x.newTmp("", op)}
 	}
-	keys := x.keysBuf[:0]
+	var buf [16]datomic.Keyword
+	keys := buf[:0]
 	for k := range m {
 		if k != datomic.DBID {
 			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
-	// expandMap recurses; take the keys out of the shared buffer.
-	x.keysBuf = nil
-	defer func() { x.keysBuf = keys[:0] }()
 
 	for _, k := range keys {
 		val := m[k]
@@ -170,7 +168,7 @@ func (x *txState) expandMap(op int, m datomic.EntityMap) (ent, error) {
 			}
 			continue
 		}
-		a, err := x.attrOf(op, k)
+		a, err := x.attrNamed(op, k)
 		if err != nil {
 			return e, err
 		}
@@ -184,35 +182,47 @@ func (x *txState) expandMap(op int, m datomic.EntityMap) (ent, error) {
 				return e, txErr(datomic.ErrWrongType, op, "%s: attribute %s has cardinality one but was given a list of values",
 					fmtDatom("db/add", m[datomic.DBID], k, val), a.Ident)
 			}
-			list, isList = nil, false
-			val = datomic.Tuple(val.([]any))
+			isList, val = false, datomic.Tuple(list)
 		}
 		if !isList {
-			list = []any{val}
+			if err := x.mapValue(op, m, e, a, val); err != nil {
+				return e, err
+			}
+			continue
 		}
 		for _, v := range list {
-			if nm, ok := asMap(v); ok {
-				if a.ValueType != datomic.TypeRef {
-					return e, txErr(datomic.ErrWrongType, op, "%s: a nested map needs a ref attribute, %s is %s",
-						fmtDatom("db/add", m[datomic.DBID], k, "{...}"), a.Ident, a.ValueType)
-				}
-				if !a.IsComponent && !x.identifiable(nm) {
-					return e, txErr(datomic.ErrInvalidOp, op, "%s: a nested entity map must be a component or carry :db/id or a unique attribute (:db.error/invalid-nested-entity)",
-						fmtDatom("db/add", m[datomic.DBID], k, "{...}"))
-				}
-				sub, err := x.expandMap(op, nm)
-				if err != nil {
-					return e, err
-				}
-				x.push(op, kAdd, e, a, sub.id, sub.tmp)
-				continue
-			}
-			if err := x.addStmt(op, kAdd, e, a, v); err != nil {
+			if err := x.mapValue(op, m, e, a, v); err != nil {
 				return e, err
 			}
 		}
 	}
 	return e, nil
+}
+
+// mapValue expands one value v of attribute a in entity map m of entity e.
+func (x *txState) mapValue(op int, m datomic.EntityMap, e ent, a *attrInfo, v any) error {
+	nm, ok := asMap(v)
+	if !ok {
+		return x.addStmt(op, kAdd, e, a, v)
+	}
+	if a.ValueType != datomic.TypeRef {
+		return txErr(datomic.ErrWrongType, op, "%s: a nested map needs a ref attribute, %s is %s",
+			fmtDatom("db/add", m[datomic.DBID], a.Ident, "{...}"), a.Ident, a.ValueType)
+	}
+	if !a.IsComponent && !x.identifiable(nm) {
+		return txErr(datomic.ErrInvalidOp, op, "%s: a nested entity map must be a component or carry :db/id or a unique attribute (:db.error/invalid-nested-entity)",
+			fmtDatom("db/add", m[datomic.DBID], a.Ident, "{...}"))
+	}
+	sub, err := x.expandMap(op, nm)
+	if err != nil {
+		return err
+	}
+	if sub.tmp != 0 {
+		x.push(op, kAdd, e, a, nil, sub.tmp)
+	} else {
+		x.push(op, kAdd, e, a, sub.id, 0)
+	}
+	return nil
 }
 
 // reverse expands a reverse attribute :ns/_attr of entity map entity e.
@@ -267,6 +277,16 @@ func (x *txState) identifiable(m datomic.EntityMap) bool {
 		}
 	}
 	return false
+}
+
+// attrNamed resolves an attribute ident (attrOf without boxing k).
+func (x *txState) attrNamed(op int, k datomic.Keyword) (*attrInfo, error) {
+	if id, ok := x.c.idents[k]; ok {
+		if info := x.c.attrs[id]; info != nil {
+			return info, nil
+		}
+	}
+	return x.attrOf(op, k)
 }
 
 // attrOf resolves an attribute position.
@@ -398,6 +418,12 @@ func (x *txState) value(op int, a *attrInfo, v any) (any, int32, error) {
 			}
 			return v, 0, nil
 		case datomic.TempID, datomic.Keyword, datomic.LookupRef, int:
+			if k, ok := v.(datomic.Keyword); ok {
+				// Enum values: reuse one boxed id per ident.
+				if b, ok := x.c.identVals[k]; ok {
+					return b, 0, nil
+				}
+			}
 			e, err := x.entRef(op, v)
 			if err != nil {
 				return nil, 0, err
@@ -405,7 +431,11 @@ func (x *txState) value(op int, a *attrInfo, v any) (any, int32, error) {
 			if e.tmp != 0 {
 				return nil, e.tmp, nil
 			}
-			return e.id, 0, nil
+			var b any = e.id
+			if k, ok := v.(datomic.Keyword); ok {
+				x.c.identVals[k] = b
+			}
+			return b, 0, nil
 		}
 	case datomic.TypeLong:
 		if i, ok := v.(int); ok {

@@ -18,7 +18,11 @@ type attrInfo struct {
 // of f's attribute. The caller holds mu (or owns c exclusively).
 func (c *Conn) insertFact(f fact, vt datomic.ValueType) uint32 {
 	i := c.facts.push(f)
-	c.ents[f.e] = append(c.ents[f.e], i)
+	es := c.ents[f.e]
+	if es == nil {
+		es = make([]uint32, 0, 8)
+	}
+	c.ents[f.e] = append(es, i)
 	av := c.avet[f.a]
 	if av == nil {
 		av = newAttrVals()
@@ -134,6 +138,7 @@ func (c *Conn) entidAt(pos uint32, k datomic.Keyword) (int64, bool) {
 // their idents or schema changed.
 func (c *Conn) refreshSchema(ids []int64) {
 	pos := uint32(len(c.log) - 1)
+	clear(c.identVals)
 	for _, id := range ids {
 		// An ident that an entity no longer has keeps naming it (until
 		// another entity takes it), as in Datomic.

@@ -84,7 +84,6 @@ type txState struct {
 	oneVal   map[eaKey]any
 	gone     map[uint32]bool // facts retracted by this transaction
 	instant  time.Time
-	keysBuf  []datomic.Keyword
 	schemaEs map[int64]bool
 }
 
