@@ -204,13 +204,13 @@ func segmentProblem(db string, r scanned[segCounts]) (problem, bool, error) {
 		return p, false, fmt.Errorf("read segment %s: %w", r.info, r.loadErr)
 	case errors.Is(r.decodeErr, dcbackup.ErrUnsupportedSegmentVersion):
 		p.Kind = problemUnsupported
-		p.Message = trimPrefix(r.decodeErr.Error()) + " (written by a newer dcbackup; upgrade this command)"
+		p.Message = decodeCause(r.decodeErr) + " (written by a newer dcbackup; upgrade this command)"
 	case errors.Is(r.decodeErr, dcbackup.ErrSegmentTooLarge):
 		p.Kind = problemTooLarge
-		p.Message = trimPrefix(r.decodeErr.Error())
+		p.Message = decodeCause(r.decodeErr)
 	case r.decodeErr != nil:
 		p.Kind = problemCorrupt
-		p.Message = trimPrefix(r.decodeErr.Error())
+		p.Message = strings.TrimPrefix(decodeCause(r.decodeErr), "corrupt segment: ")
 	case r.res.db != db:
 		p.Kind = problemWrongDB
 		p.Message = fmt.Sprintf("segment holds database %q, but is stored for %q", r.res.db, db)
@@ -240,4 +240,14 @@ func verifySummary(r dbReport) string {
 	}
 	sort.Strings(kinds)
 	return fmt.Sprintf("%s: UNHEALTHY: %s (%s); %s", r.DB, plural(int64(len(r.Problems)), "problem"), strings.Join(kinds, ", "), counts)
+}
+
+// decodeCause is the text of a decode error without the segment's name,
+// which the problem line already gives.
+func decodeCause(err error) string {
+	var se *dcbackup.SegmentError
+	if errors.As(err, &se) && se.Err != nil {
+		err = se.Err
+	}
+	return trimPrefix(err.Error())
 }

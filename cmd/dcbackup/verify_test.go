@@ -70,7 +70,7 @@ func TestVerifyCorruptSegment(t *testing.T) {
 		require.Equal(t, exitUnhealthy, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
 		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 		require.Len(t, lines, 3, r.stdout)
-		assert.Regexp(t, fmt.Sprintf(`^PROBLEM corrupt \[%d, %d\): segment \[%d, %d\): corrupt segment: .*checksum`, bad.StartT, bad.EndT, bad.StartT, bad.EndT), lines[1])
+		assert.Regexp(t, fmt.Sprintf(`^PROBLEM corrupt \[%d, %d\): checksum mismatch .*: the segment is damaged or truncated$`, bad.StartT, bad.EndT), lines[1])
 		assert.Regexp(t, fmt.Sprintf(`^db: UNHEALTHY: 1 problem \(1 corrupt\); %d segments, `, len(segs)), lines[2])
 	}
 
@@ -171,4 +171,14 @@ func TestVerifyUnreadableSegmentIsAnIOError(t *testing.T) {
 	r := runCmd(t, nil, "verify", "-store", st.Dir(), "-db", "db")
 	assert.Equal(t, exitError, r.code, r.stdout)
 	assert.Contains(t, r.stderr, "permission denied")
+}
+
+func TestVerifySegmentUnderWrongName(t *testing.T) {
+	st, segs := problemStore(t)
+	moved := dcbackup.SegmentInfo{StartT: segs[1].StartT, EndT: segs[1].EndT + 1}
+	require.NoError(t, os.Rename(st.Path("db", segs[1]), st.Path("db", moved)))
+	r := runCmd(t, nil, "verify", "-store", st.Dir(), "-db", "db")
+	require.Equal(t, exitUnhealthy, r.code, r.stdout)
+	assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM corrupt %s: it holds range %s, stored as %s\n", moved, segs[1], moved))
+	assert.Contains(t, r.stdout, "db: UNHEALTHY: 1 problem (1 corrupt)")
 }
