@@ -24,10 +24,11 @@ type RemapStats struct {
 // remapper turns source entity ids into target entity ids or tempids.
 //
 // Order of resolution for a source id: the current transaction's entity
-// ("datomic.tx"); the bounded cache; a bootstrap ident recorded in the
-// segment (looked up in the target by ident); an id above every source id
+// ("datomic.tx") and its tempids; a bootstrap ident recorded in the segment
+// (looked up in the target by ident, cached); an id above every source id
 // restored so far in its partition (certainly new: entity ids only grow, so
-// no lookup); otherwise the target's original-id index.
+// neither the cache nor the target is asked); the bounded cache; otherwise
+// the target's original-id index.
 type remapper struct {
 	target   datomic.Conn
 	db       datomic.DB // target value for lookups; nil until needed
@@ -73,10 +74,10 @@ func (m *remapper) resolve(ctx context.Context, seg *Segment, src int64) (any, e
 	if t, ok := m.tempids[src]; ok {
 		return t, nil
 	}
-	if id, ok := m.cache.get(src); ok {
-		return id, nil
-	}
 	if kw, ok := seg.Idents[src]; ok {
+		if id, ok := m.cache.get(src); ok {
+			return id, nil
+		}
 		id, err := m.bootstrap(ctx, kw)
 		if err != nil {
 			return nil, err
@@ -85,11 +86,17 @@ func (m *remapper) resolve(ctx context.Context, seg *Segment, src int64) (any, e
 		m.cache.put(src, boxed)
 		return boxed, nil
 	}
+	// A certainly new id is in neither the cache nor the target: it is
+	// decided before the cache is probed, which, large, costs a cache
+	// miss of the processor per probe.
 	isNew, err := m.certainlyNew(ctx, src)
 	if err != nil {
 		return nil, err
 	}
 	if !isNew {
+		if id, ok := m.cache.get(src); ok {
+			return id, nil
+		}
 		id, found, err := m.lookup(ctx, src)
 		if err != nil {
 			return nil, err
