@@ -2,6 +2,7 @@ package mem
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
@@ -319,7 +320,7 @@ func (x *txState) newTmp(name datomic.TempID, op int) int32 {
 			return i
 		}
 	}
-	x.tmps = append(x.tmps, tmpInfo{name: name, op: int32(op)})
+	x.tmps = append(x.tmps, tmpInfo{name: name, op: int32(op), dbPart: x.c.namesDBPart(name)})
 	i := int32(len(x.tmps))
 	if name != "" {
 		if x.named == nil {
@@ -332,6 +333,24 @@ func (x *txState) newTmp(name datomic.TempID, op int) int32 {
 		}
 	}
 	return i
+}
+
+// tempidPartPrefix starts the tempids that the EDN reader makes from
+// #db/id [:partition ...] tags.
+const tempidPartPrefix = "#db/id[:"
+
+// namesDBPart reports whether tempid name was made from a #db/id tag naming
+// :db.part/db.
+func (c *Conn) namesDBPart(name datomic.TempID) bool {
+	rest, ok := strings.CutPrefix(string(name), tempidPartPrefix)
+	if !ok {
+		return false
+	}
+	if i := strings.IndexAny(rest, " ]"); i > 0 {
+		id, ok := c.idents[datomic.Keyword(rest[:i])]
+		return ok && id == 0
+	}
+	return false
 }
 
 // entRef resolves an entity position (or a ref value).

@@ -92,7 +92,7 @@ func (x *txState) resolve() error {
 			}
 			continue
 		}
-		if t.schema {
+		if t.schema || t.dbPart {
 			t.id = datomic.EntityID(datomic.PartDB, x.nextDB)
 			x.nextDB++
 		} else {

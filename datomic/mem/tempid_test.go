@@ -169,3 +169,14 @@ func TestUpsert(t *testing.T) {
 		datomic.Add{E: rep.Tempids["o"], A: kw("person/ssn"), V: "123"})
 	assert.Equal(t, []any{"123"}, current(t, c, rep.Tempids["o"], "person/ssn"))
 }
+
+func TestTempidPartitionFromEDN(t *testing.T) {
+	c, _ := newTestConn(t, Options{})
+	rep := mustTx(t, c,
+		datomic.EntityMap{"db/id": datomic.TempID("#db/id[:db.part/db]#1"), "db/ident": kw("fn/x")},
+		datomic.EntityMap{"db/id": datomic.TempID("#db/id[:db.part/user -1]"), "db/ident": kw("enum/y")},
+		datomic.EntityMap{"db/id": datomic.TempID("plain"), "db/ident": kw("enum/z")})
+	assert.Equal(t, datomic.PartDB, datomic.Part(rep.Tempids["#db/id[:db.part/db]#1"]))
+	assert.Equal(t, datomic.PartUser, datomic.Part(rep.Tempids["#db/id[:db.part/user -1]"]))
+	assert.Equal(t, datomic.PartUser, datomic.Part(rep.Tempids["plain"]))
+}

@@ -45,6 +45,7 @@ type tmpInfo struct {
 	entity bool           // asserted as the entity of an add
 	used   bool           // used by a statement (as entity or value)
 	schema bool           // installs an attribute: goes to :db.part/db
+	dbPart bool           // names :db.part/db (a #db/id[:db.part/db] tempid)
 	op     int32
 }
 
