@@ -3,6 +3,7 @@ package edn
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -298,4 +299,18 @@ func TestLoadCourseRegistration(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, []datomic.Keyword{"reg/course", "reg/semester", "reg/student"}, a.TupleAttrs)
+}
+
+func TestLoadLogsTransactions(t *testing.T) {
+	var buf strings.Builder
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	in := `{:batch-ident {:db/id "datomic.tx"} :data [{:db/ident :a/b} {:db/ident :a/c} {:db/ident :a/d}]}`
+	st, err := LoadBatches(context.Background(), mem.New(mem.Options{}), strings.NewReader(in), LoadOptions{SplitSize: 2, Logger: logger})
+	require.NoError(t, err)
+	assert.Equal(t, 2, st.Transactions)
+	assert.Equal(t, 3, st.EntityMaps)
+	assert.Equal(t, 2, strings.Count(buf.String(), "transacted batch"))
+	assert.Contains(t, buf.String(), "pieces=2")
+	assert.Positive(t, st.DatomsPerSecond())
+	assert.Zero(t, LoadStats{}.DatomsPerSecond())
 }
