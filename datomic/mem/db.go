@@ -190,12 +190,13 @@ func (d *DB) Datoms(ctx context.Context, index datomic.Index, components ...any)
 		if q.invalid {
 			return
 		}
+		var sc scratch
 		for _, g := range groups {
 			var more bool
 			if index == datomic.AVET && !q.hasV {
 				more = d.avetScan(ctx, g, nil, nil, yield)
 			} else {
-				more = d.emit(ctx, q, g, yield)
+				more = d.emit(ctx, q, g, &sc, yield)
 			}
 			if !more {
 				return
@@ -332,58 +333,64 @@ func (d *DB) groups(q query) []int64 {
 	return keys
 }
 
-// emit yields the datoms of group g that match q in index order. It reports whether to continue.
-func (d *DB) emit(ctx context.Context, q query, g int64, yield func(datomic.Datom, error) bool) bool {
+// scratch holds buffers reused across the groups of one Datoms call.
+type scratch struct {
+	sel []uint32
+	buf []datomic.Datom
+}
+
+// emit yields the datoms of group g that match q in index order. It reports
+// whether to continue.
+func (d *DB) emit(ctx context.Context, q query, g int64, sc *scratch, yield func(datomic.Datom, error) bool) bool {
 	if err := ctx.Err(); err != nil {
 		yield(datomic.Datom{}, err)
 		return false
 	}
 	c := d.c
+	sel := sc.sel[:0]
+	keep := func(cand []uint32) {
+		for _, i := range cand {
+			if f := c.facts.at(i); f.visible(d.pos) && d.match(q, g, f) {
+				sel = append(sel, i)
+			}
+		}
+	}
 	c.mu.RLock()
-	var cand []uint32
 	switch q.index {
 	case datomic.EAVT:
-		cand = c.ents[g]
+		keep(c.ents[g])
 	case datomic.AEVT, datomic.AVET:
 		switch {
 		case q.hasE:
-			cand = c.ents[q.e]
+			keep(c.ents[q.e])
 		case q.hasV:
 			if av := c.avet[g]; av != nil {
-				cand = av.m[valKey(q.v)]
+				keep(av.m[valKey(q.v)])
 			}
 		default:
 			if av := c.avet[g]; av != nil {
-				cand = make([]uint32, 0, av.n)
 				for _, fs := range av.m {
-					cand = append(cand, fs...)
+					keep(fs)
 				}
 			}
 		}
 	case datomic.VAET:
-		cand = c.refs[g]
-	}
-	sel := make([]uint32, 0, min(len(cand), 4096))
-	for _, i := range cand {
-		f := c.facts.at(i)
-		if !f.visible(d.pos) || !d.match(q, g, f) {
-			continue
-		}
-		sel = append(sel, i)
+		keep(c.refs[g])
 	}
 	slices.SortFunc(sel, func(x, y uint32) int { return compareFacts(q.index, c.facts.at(x), c.facts.at(y)) })
 	c.mu.RUnlock()
+	sc.sel = sel
 
-	buf := make([]datomic.Datom, 0, min(len(sel), readBatch))
 	for len(sel) > 0 {
 		n := min(len(sel), readBatch)
-		buf = buf[:0]
+		buf := sc.buf[:0]
 		c.mu.RLock()
 		for _, i := range sel[:n] {
 			f := c.facts.at(i)
 			buf = append(buf, datomic.Datom{E: f.e, A: f.a, V: f.v, Tx: datomic.TxID(c.log[f.add].t), Added: true})
 		}
 		c.mu.RUnlock()
+		sc.buf = buf
 		sel = sel[n:]
 		for _, dt := range buf {
 			if !yield(dt, nil) {

@@ -2,12 +2,15 @@ package mem
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dcbackup/dcbackup/datomic"
 )
 
 // TestLargeLoad transacts about 3 million datoms of the random benchmark
@@ -45,6 +48,26 @@ func TestLargeLoad(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	s := c.Stats()
+	db := c.Snapshot()
+	scan := time.Now()
+	n := 0
+	for _, err := range db.Datoms(ctx, datomic.EAVT) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	t.Logf("EAVT scan of %d datoms: %v", n, time.Since(scan))
+	look := time.Now()
+	for i := range 100000 {
+		for range db.Datoms(ctx, datomic.AVET, datomic.Keyword("item/id"), fmt.Sprint("i", 1+i)) {
+		}
+	}
+	t.Logf("100000 AVET lookups: %v", time.Since(look))
+	rng := time.Now()
+	for range db.IndexRange(ctx, datomic.Keyword("item/name"), nil, nil) {
+	}
+	t.Logf("AVET scan of :item/name: %v", time.Since(rng))
 	t.Logf("facts %d live %d entities %d: %.0f datoms/s wall (generation excluded) heap %d MB, %.0f B/fact",
 		s.Facts, s.Datoms, s.Entities, float64(s.Facts)/el.Seconds(), (ms.HeapInuse-ms0.HeapInuse)>>20, float64(ms.HeapInuse-ms0.HeapInuse)/float64(s.Facts))
 }
