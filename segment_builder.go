@@ -37,6 +37,7 @@ func (b *segmentBuilder) reset(db string, startT int64) {
 
 // add appends tx, recording the attributes and bootstrap entities it uses.
 func (b *segmentBuilder) add(ctx context.Context, tx datomic.Tx) error {
+	lastE := int64(-1)
 	for i := range tx.Datoms {
 		d := &tx.Datoms[i]
 		a := b.lastAttr
@@ -52,8 +53,9 @@ func (b *segmentBuilder) add(ctx context.Context, tx datomic.Tx) error {
 			}
 			b.lastAttr = a
 		}
-		if d.E != d.Tx {
+		if d.E != d.Tx && d.E != lastE {
 			b.noteEntity(d.E)
+			lastE = d.E
 		}
 		switch {
 		case a.ValueType == datomic.TypeRef:
@@ -76,6 +78,9 @@ func (b *segmentBuilder) add(ctx context.Context, tx datomic.Tx) error {
 }
 
 func (b *segmentBuilder) noteEntity(id int64) {
+	if id > b.schema.maxBootstrap {
+		return
+	}
 	if kw, ok := b.schema.bootstrap[id]; ok {
 		b.seg.Idents[id] = kw
 	}

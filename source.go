@@ -17,6 +17,9 @@ const identAttr datomic.Keyword = "db/ident"
 type sourceSchema struct {
 	db        datomic.DB
 	bootstrap map[int64]datomic.Keyword
+	// maxBootstrap is the highest bootstrap id: an id above it (every
+	// user entity and transaction) needs no lookup in bootstrap.
+	maxBootstrap int64
 
 	mu    sync.Mutex
 	attrs map[int64]datomic.Attribute
@@ -46,6 +49,7 @@ func loadSourceSchema(ctx context.Context, conn datomic.Conn, db datomic.DB) (*s
 				return nil, fmt.Errorf("source ident of %d is %T, not a keyword", d.E, d.V)
 			}
 			s.bootstrap[d.E] = kw
+			s.maxBootstrap = max(s.maxBootstrap, d.E)
 		}
 	}
 	return s, nil
