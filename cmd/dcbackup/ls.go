@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/dcbackup/dcbackup"
 )
@@ -127,7 +126,7 @@ func printLs(w io.Writer, out lsOutput) error {
 		_, err := fmt.Fprintln(w, "no segments")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "START T\tEND T\tBYTES\tNOTE")
 	gaps := out.Gaps
 	for _, s := range out.Segments {
@@ -195,7 +194,7 @@ func printDatabases(w io.Writer, where string, sums []lsSummary) error {
 		return err
 	}
 	fmt.Fprintf(w, "databases in %s\n", where)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "DATABASE\tSEGMENTS\tBYTES\tT RANGE\tGAPS")
 	for _, s := range sums {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\n", s.DB, s.Segments, s.Bytes, tRange(s.StartT, s.EndT), s.Gaps)
