@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"os"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,10 +22,25 @@ import (
 // sample. Each reports datoms/s; the restore stages also report the remap
 // cache hit rate and the original-id lookups.
 //
-//	go test -run '^$' -bench BenchmarkStages -benchtime 3x .
+//	go test -run '^$' -bench BenchmarkStages -benchtime 3x [-dcbench.datoms 1000000] [-dcbench.dir /dev/shm] .
 
 // benchStageDatoms sizes the generated workload.
 var benchStageDatoms = flag.Int("dcbench.datoms", 200_000, "datoms of the generated workload of BenchmarkStages")
+
+// benchStoreDir, when set, holds the benchmarks' filesystem stores (for
+// example /dev/shm, to leave the disk's fsync out).
+var benchStoreDir = flag.String("dcbench.dir", "", "directory for the filesystem stores of BenchmarkStages (default: a test temporary directory)")
+
+// benchDir returns a new directory for a store.
+func benchDir(b *testing.B) string {
+	if *benchStoreDir == "" {
+		return b.TempDir()
+	}
+	d, err := os.MkdirTemp(*benchStoreDir, "dcbench-")
+	require.NoError(b, err)
+	b.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
 
 // benchWorkload is a source database with its backup.
 type benchWorkload struct {
@@ -68,7 +85,7 @@ func BenchmarkStages(b *testing.B) {
 // the segments for the encode and decode stages.
 func prepareWorkload(b *testing.B, name string, source datomic.Conn) *benchWorkload {
 	ctx := context.Background()
-	store, err := dcbackup.NewFSStore(b.TempDir())
+	store, err := dcbackup.NewFSStore(benchDir(b))
 	require.NoError(b, err)
 	res, err := dcbackup.Backup(ctx, name, source, store, nil)
 	require.NoError(b, err)
@@ -88,17 +105,36 @@ func prepareWorkload(b *testing.B, name string, source datomic.Conn) *benchWorkl
 	return w
 }
 
-func reportDatoms(b *testing.B, datoms int) {
+// cpuClock returns a function that reports the process CPU time (user and
+// system) since cpuClock was called. On a shared machine, datoms per CPU
+// second is steadier than datoms per second.
+func cpuClock() func() time.Duration {
+	now := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := now()
+	return func() time.Duration { return now() - start }
+}
+
+func reportDatoms(b *testing.B, datoms int, cpu func() time.Duration) {
 	b.ReportMetric(float64(datoms)/b.Elapsed().Seconds(), "datoms/s")
+	if c := cpu(); c > 0 {
+		b.ReportMetric(float64(datoms)/c.Seconds(), "datoms/cpu-s")
+	}
 }
 
 func runStages(b *testing.B, w *benchWorkload) {
 	ctx := context.Background()
 	backup := func(src datomic.Conn, conc int) func(b *testing.B) {
 		return func(b *testing.B) {
-			dir := b.TempDir()
+			dir := benchDir(b)
 			total, bytes := 0, int64(0)
 			b.ReportAllocs()
+			cpu := cpuClock()
 			for b.Loop() {
 				sub, err := os.MkdirTemp(dir, "run")
 				require.NoError(b, err)
@@ -109,7 +145,7 @@ func runStages(b *testing.B, w *benchWorkload) {
 				total += res.Datoms
 				bytes = res.Bytes
 			}
-			reportDatoms(b, total)
+			reportDatoms(b, total, cpu)
 			b.ReportMetric(float64(bytes)/float64(w.datoms), "bytes/datom")
 		}
 	}
@@ -124,6 +160,7 @@ func runStages(b *testing.B, w *benchWorkload) {
 		require.NoError(b, err)
 		defer enc.Close()
 		b.ReportAllocs()
+		cpu := cpuClock()
 		for b.Loop() {
 			for _, s := range w.segs {
 				if _, err := enc.Encode(s); err != nil {
@@ -131,7 +168,7 @@ func runStages(b *testing.B, w *benchWorkload) {
 				}
 			}
 		}
-		reportDatoms(b, w.datoms*b.N)
+		reportDatoms(b, w.datoms*b.N, cpu)
 	})
 	b.Run("decode", func(b *testing.B) {
 		enc, err := dcbackup.NewSegmentEncoder(dcbackup.EncodeOptions{})
@@ -146,6 +183,7 @@ func runStages(b *testing.B, w *benchWorkload) {
 		require.NoError(b, err)
 		defer dec.Close()
 		b.ReportAllocs()
+		cpu := cpuClock()
 		for b.Loop() {
 			for i, d := range data {
 				if _, err := dec.Decode(d, w.infos[i]); err != nil {
@@ -153,20 +191,21 @@ func runStages(b *testing.B, w *benchWorkload) {
 				}
 			}
 		}
-		reportDatoms(b, w.datoms*b.N)
+		reportDatoms(b, w.datoms*b.N, cpu)
 	})
 	restore := func(target func() datomic.Conn) func(b *testing.B) {
 		return func(b *testing.B) {
 			var st dcbackup.RemapStats
 			total := 0
 			b.ReportAllocs()
+			cpu := cpuClock()
 			for b.Loop() {
 				res, err := dcbackup.Restore(ctx, w.name, w.store, target(), nil)
 				require.NoError(b, err)
 				total += res.Datoms
 				st = res.Remap
 			}
-			reportDatoms(b, total)
+			reportDatoms(b, total, cpu)
 			b.ReportMetric(100*float64(st.CacheHits)/float64(max(st.CacheHits+st.CacheMisses, 1)), "hit%")
 			b.ReportMetric(float64(st.Lookups), "lookups")
 			b.ReportMetric(float64(st.CertainlyNew), "certainly-new")
