@@ -277,3 +277,16 @@ func toAttrLine(a datomic.Attribute) attrLine {
 	}
 	return l
 }
+
+// loadSegment loads and decodes one segment.
+func loadSegment(ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo) (*dcbackup.Segment, int, error) {
+	data, err := store.Load(ctx, db, info)
+	if err != nil {
+		return nil, 0, err
+	}
+	seg, err := dcbackup.DecodeSegment(data, info, dcbackup.DecodeOptions{})
+	if err != nil {
+		return nil, len(data), err
+	}
+	return seg, len(data), nil
+}

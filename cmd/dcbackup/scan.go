@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/dcbackup/dcbackup"
@@ -121,46 +119,4 @@ func scanOne[R any](ctx context.Context, store dcbackup.BackupStore, db string, 
 	}
 	r.res = reduce(seg)
 	return r
-}
-
-// isIOError reports whether a load error says nothing about the backup's
-// health (the store could not be read), as opposed to a segment that was
-// listed but is gone.
-func isIOError(err error) bool {
-	return err != nil && !errors.Is(err, dcbackup.ErrSegmentNotFound)
-}
-
-// loadSegment loads and decodes one segment.
-func loadSegment(ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo) (*dcbackup.Segment, int, error) {
-	data, err := store.Load(ctx, db, info)
-	if err != nil {
-		return nil, 0, err
-	}
-	seg, err := dcbackup.DecodeSegment(data, info, dcbackup.DecodeOptions{})
-	if err != nil {
-		return nil, len(data), err
-	}
-	return seg, len(data), nil
-}
-
-// errUnhealthy marks errors that mean the backup is damaged (exit 1)
-// rather than that the command could not run (exit 2).
-var errUnhealthy = errors.New("backup is unhealthy")
-
-type unhealthyError struct{ err error }
-
-func (e *unhealthyError) Error() string       { return e.err.Error() }
-func (e *unhealthyError) Unwrap() []error     { return []error{e.err, errUnhealthy} }
-func unhealthy(format string, a ...any) error { return &unhealthyError{fmt.Errorf(format, a...)} }
-
-// exitCode maps an error to the exit status.
-func exitCode(err error) int {
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, errUnhealthy), errors.Is(err, dcbackup.ErrCorruptSegment),
-		errors.Is(err, dcbackup.ErrUnsupportedSegmentVersion), errors.Is(err, dcbackup.ErrSegmentTooLarge):
-		return exitUnhealthy
-	}
-	return exitError
 }
