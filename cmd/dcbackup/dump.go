@@ -26,13 +26,13 @@ func dumpCommand() command {
 
 "a" is the attribute's ident from the segment's attribute dictionary. "e"
 and ref values are entity ids as numbers; when the segment knows the
-entity's ident (a bootstrap entity or an attribute) it is added as
-"e_ident" / "v_ident" (so are enums whose
-:db/ident the segment itself asserts). Values: keywords ":ns/name"; strings, symbols and
-URIs as text; longs and doubles as numbers (NaN and infinities as strings);
-bigints and bigdecs as decimal strings; instants RFC 3339 with
-milliseconds in UTC; UUIDs as text; bytes base64; tuples as arrays. A
-value's type is its attribute's :db/valueType (see -attrs).
+entity's ident (a bootstrap entity, an attribute, or an enum whose
+:db/ident the segment asserts) it is added as "e_ident" / "v_ident".
+Values: keywords ":ns/name"; strings, symbols and URIs as text; longs and
+doubles as numbers (NaN and infinities as strings); bigints and bigdecs as
+decimal strings; instants RFC 3339 with milliseconds in UTC; UUIDs as
+text; bytes base64; tuples as arrays. A value's type is its attribute's
+:db/valueType (see -attrs).
 
 -start T picks the segment whose range starts at T, or else the one that
 contains t T; -segment START-END picks the segment stored as [START, END).
@@ -79,13 +79,14 @@ type identLine struct {
 func runDump(ctx context.Context, cl *cmdline, args []string) int {
 	fs := flagSet(dumpCommand())
 	sf := addStoreFlags(fs, cl.getenv)
-	start := fs.Int64("start", -1, "dump the segment starting at (or else containing) t `T`")
+	var start optionalT
+	fs.Var(&start, "start", "dump the segment starting at (or else containing) t `T`")
 	segFlag := fs.String("segment", "", "dump the segment stored as [START, END), written `START-END`")
 	attrs := fs.Bool("attrs", false, "print the attribute dictionary and bootstrap idents instead of the datoms")
 	if code, done := cl.parse(fs, args); done {
 		return code
 	}
-	if (*start >= 0) == (*segFlag != "") {
+	if start.set == (*segFlag != "") {
 		return cl.errorf("give exactly one of -start T and -segment START-END")
 	}
 	if sf.db == "" {
@@ -103,7 +104,7 @@ func runDump(ctx context.Context, cl *cmdline, args []string) int {
 		if info, err = parseSegmentFlag(*segFlag); err != nil {
 			return cl.errorf("-segment: %v", err)
 		}
-	} else if info, err = findSegment(ctx, h, sf.db, *start); err != nil {
+	} else if info, err = findSegment(ctx, h, sf.db, start.t); err != nil {
 		return cl.fail(exitError, err)
 	}
 	seg, _, err := loadSegment(ctx, h, sf.db, info)
@@ -126,6 +127,28 @@ func runDump(ctx context.Context, cl *cmdline, args []string) int {
 		return cl.fail(exitError, err)
 	}
 	return exitOK
+}
+
+// optionalT is a flag holding a t, which may be absent.
+type optionalT struct {
+	t   int64
+	set bool
+}
+
+func (o *optionalT) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.FormatInt(o.t, 10)
+}
+
+func (o *optionalT) Set(s string) error {
+	t, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || t < 0 {
+		return fmt.Errorf("want a t (an integer >= 0), not %q", s)
+	}
+	o.t, o.set = t, true
+	return nil
 }
 
 // parseSegmentFlag parses "START-END".

@@ -40,6 +40,8 @@ func TestHelpAndUsageErrors(t *testing.T) {
 		{[]string{"dump", "-store", ".", "-start", "1"}, "no database: give -db"},
 		{[]string{"dump", "-store", ".", "-db", "x", "-segment", "9-3"}, "invalid segment range"},
 		{[]string{"verify", "-store", ".", "-j", "0"}, "-j must be at least 1"},
+		{[]string{"dump", "-store", ".", "-db", "x", "-start", "-5"}, "want a t (an integer >= 0)"},
+		{[]string{"dump", "-store", ".", "-db", "x", "-start", "1", "-segment", "1-2"}, "give exactly one of"},
 	} {
 		r := runCmd(t, nil, tc.args...)
 		assert.Equal(t, exitError, r.code, "%v", tc.args)
