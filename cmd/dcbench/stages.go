@@ -45,29 +45,37 @@ func newStore(base, name string) (*dcbackup.FSStore, error) {
 	return dcbackup.NewFSStore(filepath.Join(base, name))
 }
 
-// backupStage backs src up into a new store under base.
+// backupStage backs src up into a new store under base (one per run) and
+// returns the last one.
 func backupStage(ctx context.Context, t *table, stage, base string, src datomic.Conn, opts *dcbackup.BackupOptions) (*dcbackup.FSStore, error) {
-	store, err := newStore(base, stage)
-	if err != nil {
-		return nil, err
-	}
-	err = t.measure(stage, func() (int, int64, string, error) {
+	var store *dcbackup.FSStore
+	run := 0
+	err := t.measure(stage, func() (int, int64, string, error) {
+		run++
+		var err error
+		if store, err = newStore(base, fmt.Sprintf("%s-%d", stage, run)); err != nil {
+			return 0, 0, "", err
+		}
 		res, err := dcbackup.Backup(ctx, dbName, src, store, opts)
 		return res.Datoms, res.Bytes, fmt.Sprintf("%d segments, %d transactions", res.Segments, res.Transactions), err
 	})
 	return store, err
 }
 
-// restoreStage restores store into target.
-func restoreStage(ctx context.Context, t *table, stage string, store dcbackup.BackupStore, target datomic.Conn) error {
-	return t.measure(stage, func() (int, int64, string, error) {
-		res, err := dcbackup.Restore(ctx, dbName, store, target, nil)
+// restoreStage restores store into a new target per run.
+func restoreStage(ctx context.Context, t *table, stage string, store dcbackup.BackupStore, target func() datomic.Conn) error {
+	return t.measure(stage, restoreFunc(ctx, store, target))
+}
+
+func restoreFunc(ctx context.Context, store dcbackup.BackupStore, target func() datomic.Conn) stageFunc {
+	return func() (int, int64, string, error) {
+		res, err := dcbackup.Restore(ctx, dbName, store, target(), nil)
 		st := res.Remap
 		hits := 100 * float64(st.CacheHits) / float64(max(st.CacheHits+st.CacheMisses, 1))
 		note := fmt.Sprintf("%d transactions; remap: cache hit rate %.1f%% (%d hits, %d misses), %d original-id lookups, %d ids certainly new, %d new entities",
 			res.Transactions, hits, st.CacheHits, st.CacheMisses, st.Lookups, st.CertainlyNew, st.NewEntities)
 		return res.Datoms, 0, note, err
-	})
+	}
 }
 
 func runAll(ctx context.Context, cfg config) error {
@@ -76,7 +84,7 @@ func runAll(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer cleanup()
-	t := &table{}
+	t := &table{repeat: cfg.repeat}
 	var source datomic.Conn
 	var ednBytes int64
 	var stream *dcbackup.FSStore
@@ -89,7 +97,7 @@ func runAll(ctx context.Context, cfg config) error {
 			}
 			ednBytes += fi.Size()
 		}
-		if err := t.measure("load EDN into mem", func() (int, int64, string, error) {
+		if err := t.measureOnce("load EDN into mem", func() (int, int64, string, error) {
 			st, err := edn.LoadMBrainz(ctx, m, cfg.mbrainz, edn.LoadOptions{SplitSize: 1000})
 			return int(st.Datoms), ednBytes, fmt.Sprintf("%d transactions from %d bytes of EDN", st.Transactions, ednBytes), err
 		}); err != nil {
@@ -108,7 +116,7 @@ func runAll(ctx context.Context, cfg config) error {
 			return err
 		}
 		m := mem.New(mem.Options{})
-		if err := restoreStage(ctx, t, "restore into mem (load)", stream, m); err != nil {
+		if err := t.measureOnce("restore into mem (load)", restoreFunc(ctx, stream, func() datomic.Conn { return m })); err != nil {
 			return err
 		}
 		source = m
@@ -128,10 +136,10 @@ func runAll(ctx context.Context, cfg config) error {
 	if err := jsonStages(ctx, t, source); err != nil {
 		return err
 	}
-	if err := restoreStage(ctx, t, "restore overhead (nop target)", store, benchwork.NewNopTarget()); err != nil {
+	if err := restoreStage(ctx, t, "restore overhead (nop target)", store, func() datomic.Conn { return benchwork.NewNopTarget() }); err != nil {
 		return err
 	}
-	if err := restoreStage(ctx, t, "restore into mem", store, mem.New(mem.Options{BootstrapShift: 100, ExtraBuiltins: true})); err != nil {
+	if err := restoreStage(ctx, t, "restore into mem", store, func() datomic.Conn { return mem.New(mem.Options{BootstrapShift: 100, ExtraBuiltins: true}) }); err != nil {
 		return err
 	}
 	t.print(os.Stdout)
@@ -198,6 +206,8 @@ func jsonStages(ctx context.Context, t *table, source datomic.Conn) error {
 	var buf bytes.Buffer
 	datoms := 0
 	err := t.measure("baseline: encoding/json", func() (int, int64, string, error) {
+		buf.Reset()
+		datoms = 0
 		enc := json.NewEncoder(&buf)
 		for tx, err := range source.TxRange(ctx, 0, 0) {
 			if err != nil {
@@ -272,13 +282,13 @@ func runBackupOnly(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	t := &table{}
+	t := &table{repeat: cfg.repeat}
 	store, err := newStore(cfg.dir, "store")
 	if err != nil {
 		return err
 	}
 	begin := time.Now()
-	err = t.measure(fmt.Sprintf("backup generated, %d workers", cfg.conc), func() (int, int64, string, error) {
+	err = t.measureOnce(fmt.Sprintf("backup generated, %d workers", cfg.conc), func() (int, int64, string, error) {
 		res, err := dcbackup.Backup(ctx, dbName, gen, store, cfg.backupOptions(cfg.conc))
 		return res.Datoms, res.Bytes, fmt.Sprintf("%d segments, %d transactions", res.Segments, res.Transactions), err
 	})
@@ -303,8 +313,8 @@ func runRestoreOnly(ctx context.Context, cfg config) error {
 	if cfg.target == "mem" {
 		target = mem.New(mem.Options{})
 	}
-	t := &table{}
-	if err := restoreStage(ctx, t, "restore into "+cfg.target, store, target); err != nil {
+	t := &table{repeat: cfg.repeat}
+	if err := t.measureOnce("restore into "+cfg.target, restoreFunc(ctx, store, func() datomic.Conn { return target })); err != nil {
 		return err
 	}
 	t.print(os.Stdout)
