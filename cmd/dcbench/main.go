@@ -39,6 +39,7 @@ func main() {
 	flag.StringVar(&cfg.mode, "mode", "all", "all | backup | restore (backup and restore: one stage, for a clean peak RSS)")
 	flag.StringVar(&cfg.target, "target", "nop", "restore mode's target: nop (ids only) or mem")
 	flag.IntVar(&cfg.maxDatoms, "segment-datoms", 0, "MaxDatomsPerSegment of the backups (0: the default)")
+	flag.IntVar(&cfg.cacheSize, "cache", 0, "RestoreOptions.CacheSize of the restores (0: the default, 1<<20 ids)")
 	flag.IntVar(&cfg.repeat, "repeat", 1, "runs of each repeatable stage in mode all; the fastest is reported")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
@@ -73,6 +74,7 @@ type config struct {
 	target    string
 	maxDatoms int
 	repeat    int
+	cacheSize int
 }
 
 func (c config) backupOptions(conc int) *dcbackup.BackupOptions {

@@ -63,13 +63,13 @@ func backupStage(ctx context.Context, t *table, stage, base string, src datomic.
 }
 
 // restoreStage restores store into a new target per run.
-func restoreStage(ctx context.Context, t *table, stage string, store dcbackup.BackupStore, target func() datomic.Conn) error {
-	return t.measure(stage, restoreFunc(ctx, store, target))
+func restoreStage(ctx context.Context, t *table, stage string, store dcbackup.BackupStore, target func() datomic.Conn, cacheSize int) error {
+	return t.measure(stage, restoreFunc(ctx, store, target, cacheSize))
 }
 
-func restoreFunc(ctx context.Context, store dcbackup.BackupStore, target func() datomic.Conn) stageFunc {
+func restoreFunc(ctx context.Context, store dcbackup.BackupStore, target func() datomic.Conn, cacheSize int) stageFunc {
 	return func() (int, int64, string, error) {
-		res, err := dcbackup.Restore(ctx, dbName, store, target(), nil)
+		res, err := dcbackup.Restore(ctx, dbName, store, target(), &dcbackup.RestoreOptions{CacheSize: cacheSize})
 		st := res.Remap
 		hits := 100 * float64(st.CacheHits) / float64(max(st.CacheHits+st.CacheMisses, 1))
 		note := fmt.Sprintf("%d transactions; remap: cache hit rate %.1f%% (%d hits, %d misses), %d original-id lookups, %d ids certainly new, %d new entities",
@@ -116,7 +116,7 @@ func runAll(ctx context.Context, cfg config) error {
 			return err
 		}
 		m := mem.New(mem.Options{})
-		if err := t.measureOnce("restore into mem (load)", restoreFunc(ctx, stream, func() datomic.Conn { return m })); err != nil {
+		if err := t.measureOnce("restore into mem (load)", restoreFunc(ctx, stream, func() datomic.Conn { return m }, cfg.cacheSize)); err != nil {
 			return err
 		}
 		source = m
@@ -136,10 +136,10 @@ func runAll(ctx context.Context, cfg config) error {
 	if err := jsonStages(ctx, t, source); err != nil {
 		return err
 	}
-	if err := restoreStage(ctx, t, "restore overhead (nop target)", store, func() datomic.Conn { return benchwork.NewNopTarget() }); err != nil {
+	if err := restoreStage(ctx, t, "restore overhead (nop target)", store, func() datomic.Conn { return benchwork.NewNopTarget() }, cfg.cacheSize); err != nil {
 		return err
 	}
-	if err := restoreStage(ctx, t, "restore into mem", store, func() datomic.Conn { return mem.New(mem.Options{BootstrapShift: 100, ExtraBuiltins: true}) }); err != nil {
+	if err := restoreStage(ctx, t, "restore into mem", store, func() datomic.Conn { return mem.New(mem.Options{BootstrapShift: 100, ExtraBuiltins: true}) }, cfg.cacheSize); err != nil {
 		return err
 	}
 	t.print(os.Stdout)
@@ -314,7 +314,7 @@ func runRestoreOnly(ctx context.Context, cfg config) error {
 		target = mem.New(mem.Options{})
 	}
 	t := &table{repeat: cfg.repeat}
-	if err := t.measureOnce("restore into "+cfg.target, restoreFunc(ctx, store, func() datomic.Conn { return target })); err != nil {
+	if err := t.measureOnce("restore into "+cfg.target, restoreFunc(ctx, store, func() datomic.Conn { return target }, cfg.cacheSize)); err != nil {
 		return err
 	}
 	t.print(os.Stdout)
