@@ -1,28 +1,14 @@
 package dcbackup
 
-import "sort"
+import (
+	"cmp"
+	"sort"
+)
 
 // Gap is a half-open range of source t that no segment covers.
 type Gap struct {
 	StartT int64
 	EndT   int64
-}
-
-// coveredEnd walks segs (sorted by StartT) from t = from and returns the end
-// of the contiguous coverage that starts there, and the index of the first
-// segment that could not extend it. Overlapping segments (left by racing
-// writers) are fine: coverage is their union.
-func coveredEnd(segs []SegmentInfo, from int64) int64 {
-	end := from
-	for _, s := range segs {
-		if s.StartT > end {
-			break
-		}
-		if s.EndT > end {
-			end = s.EndT
-		}
-	}
-	return end
 }
 
 // findGaps returns the ranges in [0, upTo) not covered by segs (sorted by
@@ -68,11 +54,11 @@ func nextSegment(segs []SegmentInfo, pos int64) (seg SegmentInfo, ok bool, gapEn
 	return seg, ok, gapEnd
 }
 
-func sortSegments(segs []SegmentInfo) {
-	sort.Slice(segs, func(i, j int) bool {
-		if segs[i].StartT != segs[j].StartT {
-			return segs[i].StartT < segs[j].StartT
-		}
-		return segs[i].EndT < segs[j].EndT
-	})
+// compareSegmentInfo orders segments by StartT, then EndT: the order of a
+// store listing.
+func compareSegmentInfo(a, b SegmentInfo) int {
+	if c := cmp.Compare(a.StartT, b.StartT); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.EndT, b.EndT)
 }

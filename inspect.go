@@ -15,20 +15,3 @@ func CoverageGaps(segs []SegmentInfo) []Gap {
 	}
 	return findGaps(segs, 0)
 }
-
-func compareSegmentInfo(a, b SegmentInfo) int {
-	if a.StartT != b.StartT {
-		return compareInt64(a.StartT, b.StartT)
-	}
-	return compareInt64(a.EndT, b.EndT)
-}
-
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
