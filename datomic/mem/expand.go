@@ -328,7 +328,7 @@ func (x *txState) newTmp(name datomic.TempID, op int) int32 {
 		}
 		x.named[name] = i
 		if name == datomic.TxTempID {
-			x.tmps[i-1].id = x.txID
+			x.tmps[i-1].id, x.tmps[i-1].resolved = x.txID, true
 			x.tmps[i-1].entity = true
 		}
 	}

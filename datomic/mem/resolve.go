@@ -26,19 +26,19 @@ func (x *txState) resolve() error {
 				continue
 			}
 			t := x.tmp(s.e.tmp)
-			if t.id != 0 {
+			if t.resolved {
 				continue
 			}
 			v := s.v
 			if s.vtmp != 0 {
 				vt := x.tmp(s.vtmp)
-				if vt.id == 0 {
+				if !vt.resolved {
 					continue
 				}
 				v = vt.id
 			}
 			if id, ok := c.holder(s.a, v); ok {
-				t.id = id
+				t.id, t.resolved = id, true
 				changed = true
 			}
 		}
@@ -51,13 +51,13 @@ func (x *txState) resolve() error {
 			continue
 		}
 		r := x.root(s.e.tmp)
-		if x.tmps[r-1].id != 0 {
+		if x.tmps[r-1].resolved {
 			continue
 		}
 		v := s.v
 		if s.vtmp != 0 {
 			vt := x.tmp(s.vtmp)
-			if vt.id == 0 {
+			if !vt.resolved {
 				continue
 			}
 			v = vt.id
@@ -82,7 +82,7 @@ func (x *txState) resolve() error {
 
 	for i := range x.tmps {
 		t := &x.tmps[i]
-		if t.alias != 0 || t.id != 0 {
+		if t.alias != 0 || t.resolved {
 			continue
 		}
 		if !t.entity {
@@ -93,10 +93,10 @@ func (x *txState) resolve() error {
 			continue
 		}
 		if t.schema || t.dbPart {
-			t.id = datomic.EntityID(datomic.PartDB, x.nextDB)
+			t.id, t.resolved = datomic.EntityID(datomic.PartDB, x.nextDB), true
 			x.nextDB++
 		} else {
-			t.id = datomic.EntityID(datomic.PartUser, x.nextEnt)
+			t.id, t.resolved = datomic.EntityID(datomic.PartUser, x.nextEnt), true
 			x.nextEnt++
 		}
 	}

@@ -188,3 +188,18 @@ func TestIdentRename(t *testing.T) {
 	_, err := c.Transact(ctx, []datomic.Op{datomic.Add{E: a, A: kw("person/name"), V: "D"}})
 	require.ErrorIs(t, err, datomic.ErrNotAnAttribute)
 }
+
+func TestSchemaEnumValuesChecked(t *testing.T) {
+	c, _ := newTestConn(t, Options{})
+	for _, m := range []datomic.EntityMap{
+		attrMap("x/a", "string", "one", "db/valueType", kw("db.part/user")),
+		attrMap("x/b", "string", "one", "db/cardinality", kw("db.unique/value")),
+		attrMap("x/c", "string", "one", "db/unique", kw("db.cardinality/one")),
+		attrMap("x/d", "tuple", "one", "db/tupleType", kw("not.a/type")),
+		attrMap("x/e", "string", "one", "db/isComponent", true),
+	} {
+		_, err := c.Transact(context.Background(), []datomic.Op{m})
+		require.ErrorIs(t, err, datomic.ErrInvalidOp, m["db/ident"])
+	}
+	assert.Equal(t, int64(0), c.Stats().BasisT)
+}

@@ -180,3 +180,10 @@ func TestTempidPartitionFromEDN(t *testing.T) {
 	assert.Equal(t, datomic.PartUser, datomic.Part(rep.Tempids["#db/id[:db.part/user -1]"]))
 	assert.Equal(t, datomic.PartUser, datomic.Part(rep.Tempids["plain"]))
 }
+
+func TestUpsertToEntityZero(t *testing.T) {
+	c, _ := newTestConn(t, Options{})
+	rep := mustTx(t, c, datomic.EntityMap{"db/id": datomic.TempID("p"), "db/ident": kw("db.part/db"), "db/doc": "the db partition"})
+	assert.Equal(t, int64(0), rep.Tempids["p"], "entity 0 is a real entity id")
+	assert.Equal(t, []any{"the db partition"}, current(t, c, 0, "db/doc"))
+}

@@ -39,14 +39,15 @@ type stmt struct {
 
 // tmpInfo is one tempid of a transaction.
 type tmpInfo struct {
-	name   datomic.TempID // "" for an entity map without :db/id
-	id     int64          // resolved id (0 until resolved)
-	alias  int32          // unified with this tempid (index+1), 0 if none
-	entity bool           // asserted as the entity of an add
-	used   bool           // used by a statement (as entity or value)
-	schema bool           // installs an attribute: goes to :db.part/db
-	dbPart bool           // names :db.part/db (a #db/id[:db.part/db] tempid)
-	op     int32
+	name     datomic.TempID // "" for an entity map without :db/id
+	id       int64          // resolved id, when resolved
+	resolved bool
+	alias    int32 // unified with this tempid (index+1), 0 if none
+	entity   bool  // asserted as the entity of an add
+	used     bool  // used by a statement (as entity or value)
+	schema   bool  // installs an attribute: goes to :db.part/db
+	dbPart   bool  // names :db.part/db (a #db/id[:db.part/db] tempid)
+	op       int32
 }
 
 // datum is one datom the transaction will write.
@@ -163,8 +164,8 @@ func (x *txState) apply() datomic.TxReport {
 		c.nextT++
 	}
 	for name, i := range x.named {
-		if id := x.tmp(i).id; id != 0 {
-			rep.Tempids[name] = id
+		if t := x.tmp(i); t.resolved {
+			rep.Tempids[name] = t.id
 		}
 	}
 	return rep

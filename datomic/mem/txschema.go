@@ -34,6 +34,28 @@ func (x *txState) checkSchema() error {
 		return nil
 	}
 	for i := range x.out {
+		d := &x.out[i]
+		if !d.added {
+			continue
+		}
+		var bad bool
+		switch d.a {
+		case s.valueType:
+			_, ok := s.types[d.v.(int64)]
+			bad = !ok
+		case s.cardinality:
+			bad = d.v.(int64) != s.cardOne && d.v.(int64) != s.cardMany
+		case s.unique:
+			bad = d.v.(int64) != s.uniqueValue && d.v.(int64) != s.uniqueIdentity
+		case s.tupleType:
+			bad = datomic.ValueTypeOf(d.v.(datomic.Keyword)) == datomic.TypeInvalid
+		}
+		if bad {
+			return txErr(datomic.ErrInvalidOp, int(d.op), "%s: %s is not a valid value of %s",
+				fmtDatom("db/add", d.e, d.ai.Ident, d.v), fmtPos(d.v), d.ai.Ident)
+		}
+	}
+	for i := range x.out {
 		if d := &x.out[i]; d.added {
 			if _, ok := byE[d.e]; ok {
 				byE[d.e] = append(byE[d.e], i)
