@@ -114,3 +114,28 @@ func BenchmarkTransactAdds(b *testing.B) {
 	}
 	b.ReportMetric(float64(datoms)/b.Elapsed().Seconds(), "datoms/s")
 }
+
+// BenchmarkTransactSmall transacts one new entity (3 datoms and the
+// transaction's instant) per transaction: the per-transaction overhead.
+func BenchmarkTransactSmall(b *testing.B) {
+	c := New(Options{})
+	benchSchema(b, c)
+	ctx := context.Background()
+	txs := make([][]datomic.Op, b.N)
+	for i := range txs {
+		txs[i] = []datomic.Op{datomic.EntityMap{
+			"item/id": fmt.Sprint("i", i), "item/count": int64(i), "item/kind": kw("kind/a")}}
+	}
+	datoms := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		rep, err := c.Transact(ctx, txs[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		datoms += len(rep.TxData)
+	}
+	b.ReportMetric(float64(datoms)/b.Elapsed().Seconds(), "datoms/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+}
