@@ -121,6 +121,9 @@ func (c *Conn) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxReport
 	if err := ctx.Err(); err != nil {
 		return datomic.TxReport{}, err
 	}
+	if uint64(c.facts.n)+uint64(len(x.out)) >= retractFlag || len(c.log) >= 1<<32-1 {
+		return datomic.TxReport{}, txErr(datomic.ErrUnavailable, -1, "the in-memory database is full (2^31 datoms)")
+	}
 	rep := x.apply()
 	rep.BasisBefore = before
 	return rep, nil
