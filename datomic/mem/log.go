@@ -17,10 +17,11 @@ const (
 )
 
 // TxRange streams the log's transactions with start <= t < end (end <= 0:
-// no upper bound) in t order, each with all its datoms in the order the
+// no upper bound; start and end may also be transaction ids) in t order, each with all its datoms in the order the
 // transaction produced them. The range is fixed when the stream starts;
 // transactions committed meanwhile are not included.
 func (c *Conn) TxRange(ctx context.Context, start, end int64) iter.Seq2[datomic.Tx, error] {
+	start, end = datomic.ToT(start), datomic.ToT(end)
 	return func(yield func(datomic.Tx, error) bool) {
 		c.mu.RLock()
 		n := len(c.log)

@@ -45,6 +45,12 @@ func TestTxRange(t *testing.T) {
 	}
 	assert.Equal(t, []int64{all[3].T, all[4].T, all[5].T}, got, "[start, end)")
 	got = got[:0]
+	for tx, err := range c.TxRange(ctx, all[3].ID(), all[6].ID()) {
+		require.NoError(t, err)
+		got = append(got, tx.T)
+	}
+	assert.Equal(t, []int64{all[3].T, all[4].T, all[5].T}, got, "transaction ids work as bounds")
+	got = got[:0]
 	for tx, err := range c.TxRange(ctx, all[3].T+1, 0) {
 		require.NoError(t, err)
 		got = append(got, tx.T)
