@@ -394,6 +394,7 @@ func (r *restorer) apply(ctx context.Context, seg *Segment) error {
 }
 
 func (r *restorer) finishSegment(seg *Segment, txs, datoms int, err error) error {
+	r.ops = nil // it holds seg, which may now be freed
 	if txs > 0 || err == nil {
 		r.res.Restored = r.res.Restored || txs > 0
 		r.res.Segments++

@@ -110,7 +110,9 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 	m.beginTx(txID)
 	so := r.opsFor(seg)
 	skip := so.txSkip(tx)
-	ops := make([]datomic.Op, 0, len(tx.Datoms)+4)
+	// Room for the datoms, the original ids of new entities (one per few
+	// datoms) and the two bookkeeping operations.
+	ops := make([]datomic.Op, 0, len(tx.Datoms)+len(tx.Datoms)/4+4)
 	var oa *opAttr
 	oaID := int64(0)
 	// The entity of the previous datom and its resolution: datoms of one
