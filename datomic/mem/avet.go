@@ -15,8 +15,11 @@ import (
 // list of the same facts by (value, entity), built on the first ordered read
 // and kept up to date lazily, for ordered scans.
 type attrVals struct {
-	m map[any][]uint32
-	n int // number of facts
+	// m maps a value key to its only fact, or, with multiFlag set, to the
+	// index in multi of the list of its facts.
+	m     map[any]uint32
+	multi [][]uint32
+	n     int // number of facts
 
 	sortMu  sync.Mutex // guards the fields below among readers
 	built   bool       // sorted has been built; pending then collects new facts
@@ -24,14 +27,55 @@ type attrVals struct {
 	pending []uint32   // facts added since the last merge (written by the writer)
 }
 
-func newAttrVals() *attrVals { return &attrVals{m: make(map[any][]uint32)} }
+// multiFlag marks an attrVals.m entry that indexes multi. Fact positions
+// stay below it (see retractFlag).
+const multiFlag = 1 << 31
+
+func newAttrVals() *attrVals { return &attrVals{m: make(map[any]uint32)} }
 
 // add records fact i with value key k. The caller holds mu exclusively.
 func (av *attrVals) add(k any, i uint32) {
-	av.m[k] = append(av.m[k], i)
+	switch p, ok := av.m[k]; {
+	case !ok:
+		av.m[k] = i
+	case p&multiFlag == 0:
+		av.multi = append(av.multi, []uint32{p, i})
+		av.m[k] = multiFlag | uint32(len(av.multi)-1)
+	default:
+		j := p &^ multiFlag
+		av.multi[j] = append(av.multi[j], i)
+	}
 	av.n++
 	if av.built {
 		av.pending = append(av.pending, i)
+	}
+}
+
+// get returns the facts with value key k; one is scratch space for the
+// common case of a single fact. The caller holds mu (or is the writer).
+func (av *attrVals) get(k any, one *[1]uint32) []uint32 {
+	p, ok := av.m[k]
+	switch {
+	case !ok:
+		return nil
+	case p&multiFlag == 0:
+		one[0] = p
+		return one[:]
+	}
+	return av.multi[p&^multiFlag]
+}
+
+// each calls fn with the facts of each value. The caller holds mu (or is
+// the writer).
+func (av *attrVals) each(fn func(fs []uint32)) {
+	var one [1]uint32
+	for _, p := range av.m {
+		if p&multiFlag == 0 {
+			one[0] = p
+			fn(one[:])
+		} else {
+			fn(av.multi[p&^multiFlag])
+		}
 	}
 }
 
@@ -52,9 +96,7 @@ func (av *attrVals) sortedFacts(c *Conn) []uint32 {
 	}
 	if !av.built {
 		s := make([]uint32, 0, av.n)
-		for _, fs := range av.m {
-			s = append(s, fs...)
-		}
+		av.each(func(fs []uint32) { s = append(s, fs...) })
 		slices.SortFunc(s, less)
 		av.sorted, av.built = s, true
 		return s

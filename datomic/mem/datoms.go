@@ -295,7 +295,8 @@ func (x *txState) checkUnique() error {
 				fmtDatom("db/add", d.e, d.ai.Ident, d.v), fmtPos(d.v), d.ai.Ident, other)
 		}
 		mine[k] = d.e
-		for _, fi := range d.ai.vals.m[vk] {
+		var one [1]uint32
+		for _, fi := range d.ai.vals.get(vk, &one) {
 			f := c.facts.at(fi)
 			if f.ret == 0 && f.e != d.e && !x.gone[fi] {
 				return txErr(datomic.ErrUniqueConflict, int(d.op), "unique conflict: %s, value %s of %s already held by entity %d",

@@ -150,7 +150,8 @@ func (d *DB) valueFacts(a int64, v any) []uint32 {
 		return nil
 	}
 	var out []uint32
-	for _, i := range av.m[valKey(v)] {
+	var one [1]uint32
+	for _, i := range av.get(valKey(v), &one) {
 		if d.c.facts.at(i).visible(d.pos) {
 			out = append(out, i)
 		}
@@ -365,13 +366,12 @@ func (d *DB) emit(ctx context.Context, q query, g int64, sc *scratch, yield func
 			keep(c.ents[q.e])
 		case q.hasV:
 			if av := c.avet[g]; av != nil {
-				keep(av.m[valKey(q.v)])
+				var one [1]uint32
+				keep(av.get(valKey(q.v), &one))
 			}
 		default:
 			if av := c.avet[g]; av != nil {
-				for _, fs := range av.m {
-					keep(fs)
-				}
+				av.each(keep)
 			}
 		}
 	case datomic.VAET:

@@ -9,7 +9,8 @@ import (
 // holder returns the entity that currently holds value v of unique
 // attribute a (latest database value; writer only).
 func (c *Conn) holder(a *attrInfo, v any) (int64, bool) {
-	for _, i := range a.vals.m[valKey(v)] {
+	var one [1]uint32
+	for _, i := range a.vals.get(valKey(v), &one) {
 		if f := c.facts.at(i); f.ret == 0 {
 			return f.e, true
 		}
@@ -72,7 +73,8 @@ func (c *Conn) liveValues(e, a int64, fn func(i uint32, f *fact)) {
 func (c *Conn) liveFact(e int64, a *attrInfo, v any) (uint32, bool) {
 	es := c.ents[e]
 	if len(es) > 32 {
-		if ps := a.vals.m[valKey(v)]; len(ps) < len(es) {
+		var one [1]uint32
+		if ps := a.vals.get(valKey(v), &one); len(ps) < len(es) {
 			for _, i := range ps {
 				if f := c.facts.at(i); f.e == e && f.ret == 0 {
 					return i, true

@@ -119,7 +119,8 @@ func (c *Conn) identAt(pos uint32, id int64) (datomic.Keyword, bool) {
 func (c *Conn) entidAt(pos uint32, k datomic.Keyword) (int64, bool) {
 	av := c.avet[c.sys.ident]
 	var last *fact
-	for _, i := range av.m[k] {
+	var one [1]uint32
+	for _, i := range av.get(k, &one) {
 		f := c.facts.at(i)
 		if f.visible(pos) {
 			return f.e, true

@@ -139,34 +139,42 @@ func (x *txState) checkAlter(op int, pre *attrInfo, post datomic.Attribute, ok b
 		return txErr(datomic.ErrInvalidAlter, op, "attribute %s: :db/isComponent needs a ref attribute", name)
 	}
 	if post.Unique != datomic.UniqueNone && pre.Unique == datomic.UniqueNone {
-		for _, fs := range pre.vals.m {
+		var err error
+		pre.vals.each(func(fs []uint32) {
 			holder := int64(-1)
 			for _, fi := range fs {
 				f := c.facts.at(fi)
-				if f.ret != 0 || x.gone[fi] {
+				if f.ret != 0 || x.gone[fi] || err != nil {
 					continue
 				}
 				if holder >= 0 && holder != f.e {
-					return txErr(datomic.ErrInvalidAlter, op, "cannot make %s unique: value %s is held by entities %d and %d",
+					err = txErr(datomic.ErrInvalidAlter, op, "cannot make %s unique: value %s is held by entities %d and %d",
 						name, fmtPos(f.v), holder, f.e)
 				}
 				holder = f.e
 			}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if pre.IsMany() && !post.IsMany() {
 		seen := make(map[int64]bool)
-		for _, fs := range pre.vals.m {
+		var err error
+		pre.vals.each(func(fs []uint32) {
 			for _, fi := range fs {
 				f := c.facts.at(fi)
-				if f.ret != 0 || x.gone[fi] {
+				if f.ret != 0 || x.gone[fi] || err != nil {
 					continue
 				}
 				if seen[f.e] {
-					return txErr(datomic.ErrInvalidAlter, op, "cannot make %s cardinality one: entity %d has several values", name, f.e)
+					err = txErr(datomic.ErrInvalidAlter, op, "cannot make %s cardinality one: entity %d has several values", name, f.e)
 				}
 				seen[f.e] = true
 			}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
