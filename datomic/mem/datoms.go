@@ -215,7 +215,7 @@ func (x *txState) retractEntity(op int32, e int64, out []stmt, done map[int64]bo
 		if a == nil {
 			continue
 		}
-		out = append(out, stmt{op: op, kind: kRetract, internal: true, e: ent{id: e}, a: a, v: f.v})
+		out = append(out, stmt{op: op, kind: kRetract, e: ent{id: e}, a: a, v: f.v})
 		if a.IsComponent && a.ValueType == datomic.TypeRef {
 			comps = append(comps, f.v.(int64))
 		}
@@ -226,7 +226,7 @@ func (x *txState) retractEntity(op int32, e int64, out []stmt, done map[int64]bo
 			continue
 		}
 		if a := c.attrs[f.a]; a != nil {
-			out = append(out, stmt{op: op, kind: kRetract, internal: true, e: ent{id: f.e}, a: a, v: f.v})
+			out = append(out, stmt{op: op, kind: kRetract, e: ent{id: f.e}, a: a, v: f.v})
 		}
 	}
 	for _, ce := range comps {

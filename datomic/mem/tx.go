@@ -27,14 +27,11 @@ type ent struct {
 type stmt struct {
 	op   int32
 	kind uint8
-	// internal statements come from the engine's own expansion (for
-	// example of :db/retractEntity) and may touch composite tuples.
-	internal bool
-	e        ent
-	a        *attrInfo
-	v        any   // the value; for a ref attribute an int64 once resolved
-	vtmp     int32 // a ref value given as a tempid
-	old      any   // :db/cas expected value (nil: none)
+	e    ent
+	a    *attrInfo
+	v    any   // the value; for a ref attribute an int64 once resolved
+	vtmp int32 // a ref value given as a tempid
+	old  any   // :db/cas expected value (nil: none)
 }
 
 // tmpInfo is one tempid of a transaction.
