@@ -139,3 +139,37 @@ func BenchmarkTransactSmall(b *testing.B) {
 	b.ReportMetric(float64(datoms)/b.Elapsed().Seconds(), "datoms/s")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
 }
+
+// BenchmarkAVETLookup looks up entities by a unique value, the access a
+// restore makes for original ids, in a database of 100,000 items.
+func BenchmarkAVETLookup(b *testing.B) {
+	c := New(Options{})
+	benchSchema(b, c)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	seq := 0
+	for range 1000 {
+		if _, err := c.Transact(ctx, randomTx(r, &seq, 100)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db := c.Snapshot()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = fmt.Sprint("i", 1+r.IntN(seq))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		found := false
+		for _, err := range db.Datoms(ctx, datomic.AVET, kw("item/id"), keys[i%len(keys)]) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			found = true
+		}
+		if !found {
+			b.Fatal("not found")
+		}
+	}
+}
