@@ -17,8 +17,11 @@ const readBatch = 1024
 // position of its log.
 type DB struct {
 	c   *Conn
-	pos uint32
+	pos uint32 // datoms: the log position the value shows
 	t   int64
+	// schema is the log position whose schema and idents the value uses:
+	// the basis of the value AsOf was called on, as in Datomic.
+	schema uint32
 }
 
 var _ datomic.DB = (*DB)(nil)
@@ -37,20 +40,21 @@ func (c *Conn) Snapshot() *DB {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	p := len(c.log) - 1
-	return &DB{c: c, pos: uint32(p), t: c.log[p].t}
+	return &DB{c: c, pos: uint32(p), t: c.log[p].t, schema: uint32(p)}
 }
 
 // BasisT returns the t of the latest transaction in d.
 func (d *DB) BasisT() int64 { return d.t }
 
 // AsOf returns the database as of basis t (a t or a transaction id): d
-// without the transactions after t.
+// without the datoms of the transactions after t. Like Datomic, the as-of
+// value keeps d's schema and idents.
 func (d *DB) AsOf(t int64) datomic.DB {
 	t = datomic.ToT(t)
 	d.c.mu.RLock()
 	defer d.c.mu.RUnlock()
 	p := min(d.c.posAsOf(t), d.pos)
-	return &DB{c: d.c, pos: p, t: d.c.log[p].t}
+	return &DB{c: d.c, pos: p, t: d.c.log[p].t, schema: d.schema}
 }
 
 // Attribute describes the attribute named by id (int64) or ident (Keyword).
@@ -64,7 +68,7 @@ func (d *DB) Attribute(ctx context.Context, attr any) (datomic.Attribute, bool, 
 	if !ok {
 		return datomic.Attribute{}, false, nil
 	}
-	a, ok := d.c.buildAttr(d.pos, id)
+	a, ok := d.c.buildAttr(d.schema, id)
 	return a, ok, nil
 }
 
@@ -75,7 +79,7 @@ func (d *DB) Ident(ctx context.Context, id int64) (datomic.Keyword, bool, error)
 	}
 	d.c.mu.RLock()
 	defer d.c.mu.RUnlock()
-	k, ok := d.c.identAt(d.pos, id)
+	k, ok := d.c.identAt(d.schema, id)
 	return k, ok, nil
 }
 
@@ -86,7 +90,7 @@ func (d *DB) Entid(ctx context.Context, ident datomic.Keyword) (int64, bool, err
 	}
 	d.c.mu.RLock()
 	defer d.c.mu.RUnlock()
-	id, ok := d.c.entidAt(d.pos, ident)
+	id, ok := d.c.entidAt(d.schema, ident)
 	return id, ok, nil
 }
 
@@ -99,13 +103,13 @@ func (d *DB) entid(x any) (int64, bool) {
 	case int:
 		return int64(v), true
 	case datomic.Keyword:
-		return d.c.entidAt(d.pos, v)
+		return d.c.entidAt(d.schema, v)
 	case datomic.LookupRef:
 		a, ok := d.entid(v.A)
 		if !ok {
 			return 0, false
 		}
-		attr, ok := d.c.buildAttr(d.pos, a)
+		attr, ok := d.c.buildAttr(d.schema, a)
 		if !ok || attr.Unique == datomic.UniqueNone {
 			return 0, false
 		}
@@ -214,7 +218,7 @@ func (d *DB) IndexRange(ctx context.Context, attr any, start, end any) iter.Seq2
 		a, ok := d.entid(attr)
 		var at datomic.Attribute
 		if ok {
-			at, ok = d.c.buildAttr(d.pos, a)
+			at, ok = d.c.buildAttr(d.schema, a)
 		}
 		if ok && start != nil {
 			start, ok = d.normValue(at, start)
@@ -280,7 +284,7 @@ func (d *DB) resolve(index datomic.Index, comps []any) query {
 		}
 		// The value's representation depends on the attribute.
 		if q.hasA {
-			a, ok := d.c.buildAttr(d.pos, q.a)
+			a, ok := d.c.buildAttr(d.schema, q.a)
 			if !ok {
 				q.invalid = true
 				return q

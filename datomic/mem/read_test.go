@@ -167,8 +167,12 @@ func TestAsOfAndSnapshots(t *testing.T) {
 	assert.Equal(t, r2.BasisAfter, now.AsOf(r2.BasisAfter).BasisT())
 	assert.Empty(t, name(now.AsOf(r1.BasisBefore)))
 	assert.Equal(t, []any{"v1"}, name(db1.AsOf(1<<40)), "as-of never goes past the value's basis")
-	// Schema as of an earlier t.
+	// An as-of value keeps the schema of the value it comes from (Datomic's
+	// rule), while a value taken earlier has the schema of its own basis.
 	_, ok, _ := now.AsOf(0).Attribute(ctx, kw("person/name"))
+	assert.True(t, ok)
+	assert.Empty(t, collect(t, now.AsOf(0).Datoms(ctx, datomic.AEVT, kw("person/name"))))
+	_, ok, _ = New(Options{}).Snapshot().Attribute(ctx, kw("person/name"))
 	assert.False(t, ok)
 }
 
