@@ -487,12 +487,15 @@ func (x *txState) tuple(op int, a *attrInfo, t datomic.Tuple) (any, int32, error
 	if len(t) < 2 || len(t) > 8 {
 		return nil, 0, txErr(datomic.ErrWrongType, op, "tuple %s of %s must have 2 to 8 elements", fmtPos(t), a.Ident)
 	}
-	if len(a.TupleTypes) > 0 && len(t) != len(a.TupleTypes) {
-		return nil, 0, txErr(datomic.ErrWrongType, op, "tuple %s of %s must have %d elements", fmtPos(t), a.Ident, len(a.TupleTypes))
+	if n := max(len(a.TupleTypes), len(a.parts)); n > 0 && len(t) != n {
+		return nil, 0, txErr(datomic.ErrWrongType, op, "tuple %s of %s must have %d elements", fmtPos(t), a.Ident, n)
 	}
 	var out datomic.Tuple
 	for i, el := range t {
 		et := a.TupleElemType(i)
+		if a.IsComposite() {
+			et = a.parts[i].ValueType // only lookup refs reach here
+		}
 		if el == nil {
 			continue
 		}

@@ -118,3 +118,26 @@ func TestTupleSchemaValidation(t *testing.T) {
 		require.Error(t, err, m["db/ident"])
 	}
 }
+
+func TestCompositeInstalledWithItsAttributes(t *testing.T) {
+	c, _ := newTestConn(t, Options{})
+	// Datomic accepts a composite tuple installed together with the
+	// attributes it names (Day of Datomic's course-registration.edn does so).
+	mustTx(t, c,
+		attrMap("sem/year", "long", "one"),
+		attrMap("sem/season", "keyword", "one"),
+		attrMap("sem/year+season", "tuple", "one", "db/tupleAttrs", []any{kw("sem/year"), kw("sem/season")},
+			"db/unique", kw("db.unique/identity")))
+	rep := mustTx(t, c, datomic.EntityMap{"db/id": datomic.TempID("s"), "sem/year": int64(2024), "sem/season": kw("fall")})
+	s := rep.Tempids["s"]
+	assert.Equal(t, []any{datomic.Tuple{int64(2024), kw("fall")}}, current(t, c, s, "sem/year+season"))
+	// A lookup ref on the composite finds the entity.
+	rep = mustTx(t, c, datomic.Add{E: datomic.LookupRef{A: kw("sem/year+season"), V: datomic.Tuple{int64(2024), kw("fall")}},
+		A: kw("db/doc"), V: "fall 2024"})
+	assert.Equal(t, []any{"fall 2024"}, current(t, c, s, "db/doc"))
+	// A component that is cardinality many, even when new, is refused.
+	_, err := c.Transact(context.Background(), []datomic.Op{
+		attrMap("sem/tags", "keyword", "many"),
+		attrMap("sem/year+tags", "tuple", "one", "db/tupleAttrs", []any{kw("sem/year"), kw("sem/tags")})})
+	require.ErrorIs(t, err, datomic.ErrInvalidOp)
+}

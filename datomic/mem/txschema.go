@@ -62,8 +62,13 @@ func (x *txState) checkSchema() error {
 			}
 		}
 	}
-	for _, e := range es {
-		post, ok := c.attrFrom(e, func(fn func(a int64, v any)) {
+	posts := make([]datomic.Attribute, len(es))
+	oks := make([]bool, len(es))
+	// Attributes as they stand after the transaction, by ident: a composite
+	// tuple may name attributes installed by the same transaction.
+	after := make(map[datomic.Keyword]datomic.Attribute)
+	for j, e := range es {
+		posts[j], oks[j] = c.attrFrom(e, func(fn func(a int64, v any)) {
 			for _, i := range c.ents[e] {
 				if f := c.facts.at(i); f.ret == 0 && !x.gone[i] {
 					fn(f.a, f.v)
@@ -73,6 +78,12 @@ func (x *txState) checkSchema() error {
 				fn(x.out[i].a, x.out[i].v)
 			}
 		})
+		if oks[j] {
+			after[posts[j].Ident] = posts[j]
+		}
+	}
+	for j, e := range es {
+		post, ok := posts[j], oks[j]
 		op := x.firstOp(e)
 		pre := c.attrs[e]
 		if pre != nil {
@@ -94,7 +105,7 @@ func (x *txState) checkSchema() error {
 		if post.IsComponent && post.ValueType != datomic.TypeRef {
 			return txErr(datomic.ErrInvalidOp, op, "attribute %s: :db/isComponent needs a ref attribute", post.Ident)
 		}
-		if err := x.checkTupleSchema(op, post); err != nil {
+		if err := x.checkTupleSchema(op, post, after); err != nil {
 			return err
 		}
 		if !x.installs(e) {
@@ -180,8 +191,9 @@ func (x *txState) checkAlter(op int, pre *attrInfo, post datomic.Attribute, ok b
 	return nil
 }
 
-// checkTupleSchema validates the tuple schema of a new attribute.
-func (x *txState) checkTupleSchema(op int, a datomic.Attribute) error {
+// checkTupleSchema validates the tuple schema of a new attribute; after
+// holds the attributes the transaction installs or changes, by ident.
+func (x *txState) checkTupleSchema(op int, a datomic.Attribute, after map[datomic.Keyword]datomic.Attribute) error {
 	n := 0
 	if len(a.TupleAttrs) > 0 {
 		n++
@@ -217,8 +229,13 @@ func (x *txState) checkTupleSchema(op int, a datomic.Attribute) error {
 			return txErr(datomic.ErrInvalidOp, op, "composite tuple %s needs 2 to 8 attributes", a.Ident)
 		}
 		for _, k := range a.TupleAttrs {
-			p := x.c.attrs[x.c.idents[k]]
-			if p == nil {
+			p, ok := after[k]
+			if !ok {
+				if info := x.c.attrs[x.c.idents[k]]; info != nil {
+					p, ok = info.Attribute, true
+				}
+			}
+			if !ok {
 				return txErr(datomic.ErrNotAnAttribute, op, "composite tuple %s names %s, which is not an attribute", a.Ident, k)
 			}
 			if p.IsMany() || p.ValueType == datomic.TypeTuple {
