@@ -18,7 +18,7 @@ func sampleFile(t testing.TB, parts ...string) string {
 	t.Helper()
 	p := filepath.Join(append([]string{sampleDir}, parts...)...)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("sample data not available: %v", err)
+		t.Fatalf("sample data not available (it is expected in ../shared/data beside the repository): %v", err)
 	}
 	return p
 }
