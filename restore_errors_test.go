@@ -179,20 +179,22 @@ func (c *flakyConn) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxR
 // resumes it: the result is always identical to an uninterrupted restore.
 func TestRestoreCrashAtEveryTransaction(t *testing.T) {
 	ctx := context.Background()
-	store, src := backedUp(t, 8, 25, 4)
-	srcTxs, _ := logLen(t, src)
 	crashPoints := 0
-	for failAt := 1; failAt <= srcTxs+1; failAt++ {
-		for _, after := range []bool{false, true} {
-			target := newTarget()
-			flaky := &flakyConn{Conn: target, failAt: failAt, afterApply: after}
-			_, err := dcbackup.Restore(ctx, "db", store, flaky, nil)
-			require.ErrorIs(t, err, errInjectedTransact)
-			crashPoints++
-			_, err = dcbackup.Restore(ctx, "db", store, target, nil)
-			require.NoError(t, err)
-			rep := requireVerified(t, src, target)
-			require.Equal(t, srcTxs, rep.Transactions, "failAt %d after %v", failAt, after)
+	for seed := uint64(8); seed < 12; seed++ {
+		store, src := backedUp(t, seed, 25, 4)
+		srcTxs, _ := logLen(t, src)
+		for failAt := 1; failAt <= srcTxs+1; failAt++ {
+			for _, after := range []bool{false, true} {
+				target := newTarget()
+				flaky := &flakyConn{Conn: target, failAt: failAt, afterApply: after}
+				_, err := dcbackup.Restore(ctx, "db", store, flaky, nil)
+				require.ErrorIs(t, err, errInjectedTransact)
+				crashPoints++
+				_, err = dcbackup.Restore(ctx, "db", store, target, nil)
+				require.NoError(t, err)
+				rep := requireVerified(t, src, target)
+				require.Equal(t, srcTxs, rep.Transactions, "seed %d failAt %d after %v", seed, failAt, after)
+			}
 		}
 	}
 	t.Logf("%d crash points resumed", crashPoints)
