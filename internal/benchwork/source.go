@@ -50,6 +50,8 @@ type Source struct {
 	firstT int64
 	txs    int
 	basis  int64
+	words  []string          // vocabulary of names
+	tags   []datomic.Keyword // values of item/tags
 }
 
 type attrIDs struct {
@@ -103,7 +105,13 @@ func NewSource(ctx context.Context, cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("benchwork: enums: %w", err)
 	}
 	db := c.Snapshot()
-	s := &Source{cfg: cfg, schema: c}
+	s := &Source{cfg: cfg, schema: c, words: strings.Fields(`the of and a to in love night blue song live sun moon
+		john paul george ringo black white red orchestra quartet band hits greatest
+		best symphony no concerto minor major remastered edition deluxe vol part
+		city river mountain road home heart rain fire dream star day summer winter`)}
+	for i := range 64 {
+		s.tags = append(s.tags, datomic.Keyword(fmt.Sprintf("tag/t%d", i)))
+	}
 	var err error
 	entid := func(k string) int64 {
 		if err != nil {
@@ -221,7 +229,7 @@ func (s *Source) Tx(i int) datomic.Tx {
 			parent = int64((h >> 16) % uint64(k))
 		}
 		add(e, s.ids.parent, entityID(parent), true)
-		t0, t1 := tags(h)
+		t0, t1 := s.tagPair(h)
 		add(e, s.ids.tags, t0, true)
 		add(e, s.ids.tags, t1, true)
 	}
@@ -235,7 +243,7 @@ func (s *Source) Tx(i int) datomic.Tx {
 	if p := i - 7; p >= 0 {
 		for j := range ne / 4 {
 			k := int64(p*ne + j)
-			t0, _ := tags(s.hash(k))
+			t0, _ := s.tagPair(s.hash(k))
 			add(entityID(k), s.ids.tags, t0, false)
 		}
 	}
@@ -252,11 +260,6 @@ func (s *Source) hash(k int64) uint64 {
 	return z ^ (z >> 31)
 }
 
-var words = strings.Fields(`the of and a to in love night blue song live sun moon
-	john paul george ringo black white red orchestra quartet band hits greatest
-	best symphony no concerto minor major remastered edition deluxe vol part
-	city river mountain road home heart rain fire dream star day summer winter`)
-
 // name returns entity k's name, version v (0 at creation, 1 after the
 // rename).
 func (s *Source) name(k int64, v int) string {
@@ -267,7 +270,7 @@ func (s *Source) name(k int64, v int) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		w := words[(h>>(8+6*i))%uint64(len(words))]
+		w := s.words[(h>>(8+6*i))%uint64(len(s.words))]
 		b.WriteString(strings.ToUpper(w[:1]))
 		b.WriteString(w[1:])
 	}
@@ -289,17 +292,9 @@ func (s *Source) uuid(k int64) datomic.UUID {
 	return u
 }
 
-var tagNames = func() []datomic.Keyword {
-	out := make([]datomic.Keyword, 64)
-	for i := range out {
-		out[i] = datomic.Keyword(fmt.Sprintf("tag/t%d", i))
-	}
-	return out
-}()
-
-// tags returns an entity's two distinct keywords.
-func tags(h uint64) (datomic.Keyword, datomic.Keyword) {
+// tagPair returns an entity's two distinct keywords.
+func (s *Source) tagPair(h uint64) (datomic.Keyword, datomic.Keyword) {
 	a := (h >> 24) % 64
 	b := (a + 1 + (h>>32)%63) % 64
-	return tagNames[a], tagNames[b]
+	return s.tags[a], s.tags[b]
 }
