@@ -19,7 +19,7 @@ type BackupOptions struct {
 	// MaxTxPerSegment caps the transactions in one segment (default 10000).
 	MaxTxPerSegment int
 	// MaxDatomsPerSegment closes a segment once it holds this many datoms
-	// (default 500000). A transaction is never split, so one large
+	// (default 100000). A transaction is never split, so one large
 	// transaction may exceed it.
 	MaxDatomsPerSegment int
 	// Concurrency is the number of ranges Backup and Repair work on at once
@@ -43,7 +43,7 @@ func (o *BackupOptions) maxTx() int {
 
 func (o *BackupOptions) maxDatoms() int {
 	if o == nil || o.MaxDatomsPerSegment <= 0 {
-		return 500000
+		return 100000
 	}
 	return o.MaxDatomsPerSegment
 }
