@@ -166,22 +166,35 @@ func BackupSegment(ctx context.Context, db string, conn datomic.Conn, store Back
 		return BackupResult{}, err
 	}
 	defer run.close()
-	var res BackupResult
-	b := newSegmentBuilder(run.schema, db, start)
-	for tx, err := range conn.TxRange(ctx, start, end) {
+	res, err := run.writeOne(ctx, start, end, false)
+	res.Elapsed = time.Since(begin)
+	return res, err
+}
+
+// writeOne writes the transactions of [start, end) as one segment. With
+// cut, the segment stops before the transaction that would take it past
+// the size limits; that transaction's t becomes its end and More is set.
+func (r *backupRun) writeOne(ctx context.Context, start, end int64, cut bool) (BackupResult, error) {
+	res := BackupResult{EndT: start}
+	b := newSegmentBuilder(r.schema, r.db, start)
+	for tx, err := range r.conn.TxRange(ctx, start, end) {
 		if err != nil {
-			return res, fmt.Errorf("dcbackup: backup %q: read log [%d, %d): %w", db, start, end, err)
+			return res, fmt.Errorf("dcbackup: backup %q: read log [%d, %d): %w", r.db, start, end, err)
+		}
+		if cut && b.full(r.opts) {
+			end = tx.T
+			res.More = true
+			break
 		}
 		if err := b.add(ctx, tx); err != nil {
-			return res, fmt.Errorf("dcbackup: backup %q: %w", db, err)
+			return res, fmt.Errorf("dcbackup: backup %q: %w", r.db, err)
 		}
 	}
 	b.seg.EndT = end
-	if err := run.save(ctx, b.seg, &res); err != nil {
+	if err := r.save(ctx, b.seg, &res); err != nil {
 		return res, err
 	}
 	res.EndT = end
-	res.Elapsed = time.Since(begin)
 	return res, nil
 }
 
@@ -205,36 +218,12 @@ func BackupNext(ctx context.Context, db string, conn datomic.Conn, store BackupS
 		return BackupResult{}, err
 	}
 	defer run.close()
-	res := BackupResult{EndT: start}
-	basis := src.BasisT()
-	if start > basis {
-		res.Elapsed = time.Since(begin)
-		return res, nil
+	if start > src.BasisT() {
+		return BackupResult{EndT: start, Elapsed: time.Since(begin)}, nil
 	}
-	b := newSegmentBuilder(run.schema, db, start)
-	end := basis + 1
-	for tx, err := range conn.TxRange(ctx, start, end) {
-		if err != nil {
-			return res, fmt.Errorf("dcbackup: backup %q: read log from t %d: %w", db, start, err)
-		}
-		if b.full(run.opts) {
-			// Stop after the previous transaction: the segment ends right
-			// before this one.
-			end = tx.T
-			res.More = true
-			break
-		}
-		if err := b.add(ctx, tx); err != nil {
-			return res, fmt.Errorf("dcbackup: backup %q: %w", db, err)
-		}
-	}
-	b.seg.EndT = end
-	if err := run.save(ctx, b.seg, &res); err != nil {
-		return res, err
-	}
-	res.EndT = end
+	res, err := run.writeOne(ctx, start, src.BasisT()+1, true)
 	res.Elapsed = time.Since(begin)
-	return res, nil
+	return res, err
 }
 
 // Backup brings the store up to date with the source as it is now: it

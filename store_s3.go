@@ -222,7 +222,7 @@ func (s *S3Store) save(ctx context.Context, key string, data []byte) error {
 			case attempt >= s.opts.ConflictRetries:
 				return err
 			}
-			if werr := sleepCtx(ctx, time.Duration(25<<attempt)*time.Millisecond); werr != nil {
+			if werr := sleep(ctx, time.Duration(25<<attempt)*time.Millisecond); werr != nil {
 				return errors.Join(err, werr)
 			}
 		default:
@@ -417,17 +417,6 @@ func newWriterToken() (string, error) {
 		return "", fmt.Errorf("writer token: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // httpStatus returns the HTTP status code of an SDK error, or 0.
