@@ -73,3 +73,22 @@ func logLen(t testing.TB, conn datomic.Conn) (txs, datoms int) {
 	}
 	return txs, datoms
 }
+
+// requireRestoresIdentically checks that store holds db's backup without a
+// gap, restores it into a fresh target with another bootstrap layout, and
+// verifies the target against source, transaction for transaction.
+func requireRestoresIdentically(t testing.TB, store dcbackup.BackupStore, source datomic.Conn) (datomic.Conn, dcbackup.RestoreResult) {
+	t.Helper()
+	ctx := context.Background()
+	gaps, err := dcbackup.Gaps(ctx, "db", store)
+	require.NoError(t, err)
+	require.Empty(t, gaps)
+	target := newTarget()
+	res, err := dcbackup.Restore(ctx, "db", store, target, nil)
+	require.NoError(t, err)
+	srcTxs, _ := logLen(t, source)
+	require.Equal(t, srcTxs, res.Transactions)
+	rep := requireVerified(t, source, target)
+	require.Equal(t, srcTxs, rep.Transactions)
+	return target, res
+}

@@ -42,17 +42,7 @@ func TestRoundTripRandomHistories(t *testing.T) {
 					}
 				}
 			}
-			gaps, err := dcbackup.Gaps(ctx, "db", store)
-			require.NoError(t, err)
-			require.Empty(t, gaps)
-
-			target := newTarget()
-			res, err := dcbackup.Restore(ctx, "db", store, target, nil)
-			require.NoError(t, err)
-			srcTxs, _ := logLen(t, src)
-			require.Equal(t, srcTxs, res.Transactions)
-			rep := requireVerified(t, src, target)
-			require.Equal(t, srcTxs, rep.Transactions)
+			target, _ := requireRestoresIdentically(t, store, src)
 
 			// Nothing new: a second restore does nothing.
 			again, err := dcbackup.Restore(ctx, "db", store, target, nil)
