@@ -205,9 +205,9 @@ func (r *backupRun) writeOne(ctx context.Context, start, end int64, cut bool) (B
 // every minute; when More is true there is more to back up right away.
 func BackupNext(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
 	begin := time.Now()
-	last, ok, err := store.Last(ctx, db)
+	last, ok, err := LastSegmentInfo(ctx, db, store)
 	if err != nil {
-		return BackupResult{}, fmt.Errorf("dcbackup: backup %q: find last segment: %w", db, err)
+		return BackupResult{}, err
 	}
 	start := int64(0)
 	if ok {
@@ -420,4 +420,14 @@ func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 	res, err := run.fill(ctx, gaps)
 	res.Elapsed = time.Since(begin)
 	return res, err
+}
+
+// LastSegmentInfo returns the newest segment of db in store: where the next
+// BackupNext continues (at its EndT). ok is false when db has no segment.
+func LastSegmentInfo(ctx context.Context, db string, store BackupStore) (SegmentInfo, bool, error) {
+	seg, ok, err := store.Last(ctx, db)
+	if err != nil {
+		return seg, false, fmt.Errorf("dcbackup: last segment of %q: %w", db, err)
+	}
+	return seg, ok, nil
 }

@@ -89,10 +89,13 @@ func ExampleBackupNext() {
 			break
 		}
 	}
+	last, _, _ := dcbackup.LastSegmentInfo(ctx, "people", store)
+	fmt.Println("next backup starts at t", last.EndT)
 	// Output:
 	// wrote 1 segment(s), 2 transactions, store covers t < 3
 	// wrote 1 segment(s), 2 transactions, store covers t < 5
 	// wrote 1 segment(s), 1 transactions, store covers t < 6
+	// next backup starts at t 6
 }
 
 // RestoreSegment applies one segment per call: a standby that restores as
