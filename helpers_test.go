@@ -92,3 +92,27 @@ func requireRestoresIdentically(t testing.TB, store dcbackup.BackupStore, source
 	require.Equal(t, srcTxs, rep.Transactions)
 	return target, res
 }
+
+// copySegments copies the segments of database "db" in from into a new
+// store under database name db. edit may change a segment's bytes (it gets
+// a copy) or return nil to leave the segment out; it gets the segment's
+// index in the listing.
+func copySegments(t testing.TB, from dcbackup.BackupStore, db string, edit func(i int, s dcbackup.SegmentInfo, data []byte) []byte) *dcbackup.MemStore {
+	t.Helper()
+	ctx := context.Background()
+	segs, err := from.List(ctx, "db", 0)
+	require.NoError(t, err)
+	to := dcbackup.NewMemStore()
+	for i, s := range segs {
+		data, err := from.Load(ctx, "db", s)
+		require.NoError(t, err)
+		data = append([]byte(nil), data...)
+		if edit != nil {
+			data = edit(i, s, data)
+		}
+		if data != nil {
+			require.NoError(t, to.Save(ctx, db, s, data))
+		}
+	}
+	return to
+}

@@ -82,17 +82,14 @@ func TestReplicateFollowsContinuousBackup(t *testing.T) {
 func TestReplicateStopsOnCorruption(t *testing.T) {
 	ctx := context.Background()
 	store, _ := backedUp(t, 21, 20, 5)
-	segs, err := store.List(ctx, "db", 0)
+	n, err := store.List(ctx, "db", 0)
 	require.NoError(t, err)
-	bad := dcbackup.NewMemStore()
-	for i, s := range segs {
-		d, err := store.Load(ctx, "db", s)
-		require.NoError(t, err)
-		if i == len(segs)-1 {
-			d[len(d)-1] ^= 1
+	bad := copySegments(t, store, "db", func(i int, _ dcbackup.SegmentInfo, data []byte) []byte {
+		if i == len(n)-1 {
+			data[len(data)-1] ^= 1
 		}
-		require.NoError(t, bad.Save(ctx, "db", s, d))
-	}
+		return data
+	})
 	err = dcbackup.Replicate(ctx, "db", bad, newTarget(), &dcbackup.ReplicateOptions{PollInterval: time.Millisecond})
 	require.ErrorIs(t, err, dcbackup.ErrCorruptSegment)
 }

@@ -69,15 +69,12 @@ func TestRestoreReportsGap(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, len(segs), 3)
 	missing := segs[2]
-	holey := dcbackup.NewMemStore()
-	for _, s := range segs {
-		if s == missing {
-			continue
+	holey := copySegments(t, store, "db", func(i int, _ dcbackup.SegmentInfo, data []byte) []byte {
+		if i == 2 {
+			return nil
 		}
-		data, err := store.Load(ctx, "db", s)
-		require.NoError(t, err)
-		require.NoError(t, holey.Save(ctx, "db", s, data))
-	}
+		return data
+	})
 	gaps, err := dcbackup.Gaps(ctx, "db", holey)
 	require.NoError(t, err)
 	require.Equal(t, []dcbackup.Gap{{StartT: missing.StartT, EndT: missing.EndT}}, gaps)
@@ -108,18 +105,12 @@ func TestRestoreRefusesCorruptSegment(t *testing.T) {
 	segs, err := store.List(ctx, "db", 0)
 	require.NoError(t, err)
 	bad := segs[len(segs)/2]
-	data, err := store.Load(ctx, "db", bad)
-	require.NoError(t, err)
-	corrupt := dcbackup.NewMemStore()
-	for _, s := range segs {
-		d, err := store.Load(ctx, "db", s)
-		require.NoError(t, err)
+	corrupt := copySegments(t, store, "db", func(_ int, s dcbackup.SegmentInfo, data []byte) []byte {
 		if s == bad {
-			d = append([]byte(nil), data...)
-			d[len(d)/2] ^= 0x40
+			data[len(data)/2] ^= 0x40
 		}
-		require.NoError(t, corrupt.Save(ctx, "db", s, d))
-	}
+		return data
+	})
 	target := newTarget()
 	res, err := dcbackup.Restore(ctx, "db", corrupt, target, nil)
 	require.ErrorIs(t, err, dcbackup.ErrCorruptSegment)
@@ -134,16 +125,9 @@ func TestRestoreRefusesCorruptSegment(t *testing.T) {
 func TestRestoreRefusesSegmentOfAnotherDatabase(t *testing.T) {
 	ctx := context.Background()
 	store, _ := backedUp(t, 7, 10, 100)
-	segs, err := store.List(ctx, "db", 0)
-	require.NoError(t, err)
-	other := dcbackup.NewMemStore()
-	for _, s := range segs {
-		d, err := store.Load(ctx, "db", s)
-		require.NoError(t, err)
-		require.NoError(t, other.Save(ctx, "other", s, d))
-	}
+	other := copySegments(t, store, "other", nil)
 	target := newTarget()
-	_, err = dcbackup.Restore(ctx, "other", other, target, nil)
+	_, err := dcbackup.Restore(ctx, "other", other, target, nil)
 	require.ErrorIs(t, err, dcbackup.ErrWrongDatabase)
 	txs, _ := logLen(t, target)
 	require.Zero(t, txs)
