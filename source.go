@@ -27,8 +27,10 @@ type sourceSchema struct {
 
 // loadSourceSchema reads the bootstrap entities of db. An entity is a
 // bootstrap entity when its :db/ident was asserted by a transaction older
-// than the first transaction in the log: no logged transaction created it,
-// so a restore must find it in the target by ident.
+// than the first transaction in the log (no logged transaction created it),
+// or when its ident is one of Datomic's built-ins (see builtinIdent), in
+// case a Datomic version logs its bootstrap transactions. A restore finds
+// bootstrap entities in the target by ident.
 func loadSourceSchema(ctx context.Context, conn datomic.Conn, db datomic.DB) (*sourceSchema, error) {
 	firstT := int64(-1)
 	for tx, err := range conn.TxRange(ctx, 0, 0) {
@@ -43,11 +45,11 @@ func loadSourceSchema(ctx context.Context, conn datomic.Conn, db datomic.DB) (*s
 		if err != nil {
 			return nil, fmt.Errorf("read source idents: %w", err)
 		}
-		if firstT < 0 || datomic.ToT(d.Tx) < firstT {
-			kw, ok := d.V.(datomic.Keyword)
-			if !ok {
-				return nil, fmt.Errorf("source ident of %d is %T, not a keyword", d.E, d.V)
-			}
+		kw, ok := d.V.(datomic.Keyword)
+		if !ok {
+			return nil, fmt.Errorf("source ident of %d is %T, not a keyword", d.E, d.V)
+		}
+		if firstT < 0 || datomic.ToT(d.Tx) < firstT || builtinIdent(kw) {
 			s.bootstrap[d.E] = kw
 			s.maxBootstrap = max(s.maxBootstrap, d.E)
 		}
@@ -74,4 +76,24 @@ func (s *sourceSchema) attribute(ctx context.Context, id int64) (datomic.Attribu
 	s.attrs[id] = a
 	s.mu.Unlock()
 	return a, nil
+}
+
+// builtinIdent reports whether kw names one of Datomic's built-in entities:
+// the :db namespace, the db.* namespaces Datomic reserves for its schema
+// (but not :db.part/*, where users install partitions, beyond the three
+// built-in ones), and :fressian/tag.
+func builtinIdent(kw datomic.Keyword) bool {
+	switch ns := kw.Namespace(); ns {
+	case "db", "db.type", "db.cardinality", "db.unique", "db.install", "db.alter",
+		"db.excise", "db.bootstrap", "db.sys", "db.fn", "db.attr", "db.entity", "db.lang":
+		return true
+	case "db.part":
+		switch kw.Name() {
+		case "db", "tx", "user":
+			return true
+		}
+	case "fressian":
+		return kw == "fressian/tag"
+	}
+	return false
 }
