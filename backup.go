@@ -248,12 +248,11 @@ func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 		end = max(end, s.EndT)
 	}
 	res, err := run.fill(ctx, findGaps(segs, end))
-	res.EndT = end
-	res.Elapsed = time.Since(begin)
-	if err != nil {
-		return res, err
+	if err == nil {
+		res.EndT = end
 	}
-	return res, nil
+	res.Elapsed = time.Since(begin)
+	return res, err
 }
 
 // fill backs up the given ranges in parallel pieces.
