@@ -191,6 +191,19 @@ func (r *backupRun) writeOne(ctx context.Context, start, end int64, cut bool) (B
 		}
 	}
 	b.seg.EndT = end
+	if cut {
+		// BackupNext: if another writer got here first, leave its segment
+		// be and continue after it next time (a narrow window remains
+		// between this check and the save; readers cope with overlaps).
+		other, taken, err := r.startTaken(ctx, start)
+		if err != nil {
+			return res, err
+		}
+		if taken {
+			res.Existing, res.More, res.EndT = 1, true, other.EndT
+			return res, nil
+		}
+	}
 	if err := r.save(ctx, b.seg, &res); err != nil {
 		return res, err
 	}
@@ -224,6 +237,22 @@ func BackupNext(ctx context.Context, db string, conn datomic.Conn, store BackupS
 	res, err := run.writeOne(ctx, start, src.BasisT()+1, true)
 	res.Elapsed = time.Since(begin)
 	return res, err
+}
+
+// startTaken reports whether a segment starting at start exists already:
+// another writer continued from the same segment while this one read the
+// log. Writing ours too would leave two overlapping segments.
+func (r *backupRun) startTaken(ctx context.Context, start int64) (SegmentInfo, bool, error) {
+	segs, err := r.store.List(ctx, r.db, start)
+	if err != nil {
+		return SegmentInfo{}, false, fmt.Errorf("dcbackup: backup %q: list segments from t %d: %w", r.db, start, err)
+	}
+	for _, s := range segs {
+		if s.StartT == start {
+			return s, true, nil
+		}
+	}
+	return SegmentInfo{}, false, nil
 }
 
 // Backup brings the store up to date with the source as it is now: it

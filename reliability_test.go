@@ -11,6 +11,8 @@ import (
 
 	"github.com/dcbackup/dcbackup"
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/mem"
+	"github.com/dcbackup/dcbackup/internal/histgen"
 	"github.com/stretchr/testify/require"
 )
 
@@ -219,3 +221,53 @@ func TestRestoreFollowsOverlappingSegments(t *testing.T) {
 }
 
 var _ datomic.Conn = (*flakyConn)(nil)
+
+// staleLastStore answers Last with the segment before the real last one,
+// as a writer that read Last just before another writer saved would see.
+type staleLastStore struct{ dcbackup.BackupStore }
+
+func (s staleLastStore) Last(ctx context.Context, db string) (dcbackup.SegmentInfo, bool, error) {
+	segs, err := s.List(ctx, db, 0)
+	if err != nil || len(segs) < 2 {
+		return dcbackup.SegmentInfo{}, false, err
+	}
+	return segs[len(segs)-2], true, nil
+}
+
+// TestBackupNextLeavesAnotherWritersSegment: a BackupNext that lost the
+// race for the next range (another writer saved a segment starting where
+// it starts, with another end) writes nothing, so no overlap is left.
+func TestBackupNextLeavesAnotherWritersSegment(t *testing.T) {
+	ctx := context.Background()
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	gen, err := histgen.New(ctx, src, histgen.Config{Seed: 80})
+	require.NoError(t, err)
+	_, err = gen.Run(ctx, 20)
+	require.NoError(t, err)
+	store := dcbackup.NewMemStore()
+	for {
+		r, err := dcbackup.BackupNext(ctx, "db", src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 7})
+		require.NoError(t, err)
+		if !r.More {
+			break
+		}
+	}
+	_, err = gen.Run(ctx, 10)
+	require.NoError(t, err)
+	// The stale writer continues from the second-to-last segment, whose
+	// successor exists with a different end than it would choose.
+	res, err := dcbackup.BackupNext(ctx, "db", src, staleLastStore{store}, nil)
+	require.NoError(t, err)
+	require.Zero(t, res.Segments)
+	require.Equal(t, 1, res.Existing)
+	require.True(t, res.More)
+	for {
+		r, err := dcbackup.BackupNext(ctx, "db", src, store, nil)
+		require.NoError(t, err)
+		if !r.More {
+			break
+		}
+	}
+	requireExactCover(t, store, basisT(t, src)+1)
+	requireRestoresIdentically(t, store, src)
+}
