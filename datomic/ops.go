@@ -1,7 +1,7 @@
 package datomic
 
-// Op is one transaction operation: [Add], [Retract], [CAS], [RetractEntity]
-// or an [EntityMap].
+// Op is one transaction operation: [Add], [Retract], [CAS], [RetractEntity],
+// an [EntityMap] or a [ForcePartition] directive.
 //
 // An entity position (E) takes an int64 entity id, a [TempID], a [Keyword]
 // ident or a [LookupRef]. An attribute position (A) takes a Keyword ident or
@@ -42,14 +42,22 @@ type RetractEntity struct{ E any }
 // be given as []any.
 type EntityMap map[Keyword]any
 
+// ForcePartition is Datomic's :db/force-partition directive: each tempid
+// in the map becomes a new entity in the given partition, named by its
+// entity id (int64) or ident (Keyword), e.g. :db.part/db or an installed
+// partition. On the wire it is the map form {:db/force-partition {tempid
+// partition}}.
+type ForcePartition map[TempID]any
+
 // DBID is the key of an entity map that names its entity.
 const DBID Keyword = "db/id"
 
-func (Add) isOp()           {}
-func (Retract) isOp()       {}
-func (CAS) isOp()           {}
-func (RetractEntity) isOp() {}
-func (EntityMap) isOp()     {}
+func (Add) isOp()            {}
+func (Retract) isOp()        {}
+func (CAS) isOp()            {}
+func (RetractEntity) isOp()  {}
+func (EntityMap) isOp()      {}
+func (ForcePartition) isOp() {}
 
 // TxReport is the result of a successful transaction.
 type TxReport struct {
