@@ -115,6 +115,9 @@ type sysIDs struct {
 
 // layout returns the bootstrap entities of opts with their final ids.
 func layout(opts Options) []bootDef {
+	if opts.BootstrapShift < 0 || (opts.BootstrapShift > 0 && opts.BootstrapShift < 4) {
+		panic("mem: Options.BootstrapShift must be 0 or at least 4 (smaller shifts collide with the partition ids 3 and 4)")
+	}
 	defs := make([]bootDef, 0, len(defaultBoot)+len(extraBoot))
 	for _, d := range defaultBoot {
 		if opts.ExtraBuiltins && d.id >= extraAt {
@@ -129,7 +132,10 @@ func layout(opts Options) []bootDef {
 		}
 	}
 	for i := range defs {
-		if defs[i].id != 0 {
+		switch defs[i].id {
+		case datomic.PartDB, datomic.PartTx, datomic.PartUser:
+			// A partition's id is its index: never shifted.
+		default:
 			defs[i].id += opts.BootstrapShift
 		}
 	}
@@ -226,9 +232,10 @@ func (c *Conn) bootstrap(opts Options) {
 	for _, t := range datomic.ValueTypes() {
 		add(0, s.installType, s.typeIDs[t])
 	}
-	add(0, s.installPart, int64(0))
-	add(0, s.installPart, s.partTx)
-	add(0, s.installPart, s.partUser)
+	for _, p := range []int64{0, s.partTx, s.partUser} {
+		add(0, s.installPart, p)
+		c.parts[p] = 1
+	}
 
 	c.nextDB = maxID + 1
 	ids := make([]int64, 0, len(defs))

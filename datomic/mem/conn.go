@@ -20,8 +20,10 @@ type Options struct {
 	// gaps; the first transaction's t is 1000. When false, t runs 1, 2, 3,
 	// ... and entities have their own counter.
 	SharedCounter bool
-	// BootstrapShift is added to every bootstrap entity id except 0
-	// (:db.part/db), to simulate another Datomic version's layout.
+	// BootstrapShift is added to every bootstrap entity id except those of
+	// the partitions :db.part/db (0), :db.part/tx (3) and :db.part/user (4),
+	// whose ids are their partition indexes, to simulate another Datomic
+	// version's layout. It must be 0 or at least 4: New panics otherwise.
 	BootstrapShift int64
 	// ExtraBuiltins installs a few more built-in idents and attributes,
 	// which moves the ids of later bootstrap entities (a layout that differs
@@ -64,6 +66,10 @@ type Conn struct {
 	nextDB    int64 // next entity counter in :db.part/db
 	nextEnt   int64 // next entity counter (and, when shared, the next t)
 	nextT     int64 // next t when the counter is not shared
+	// parts maps each installed partition to its next entity counter
+	// (unused for :db.part/db, :db.part/tx, :db.part/user, and for every
+	// partition when the counter is shared).
+	parts map[int64]int64
 
 	mu          sync.RWMutex // guards the data below; held shared by readers
 	facts       factStore
@@ -94,6 +100,7 @@ func New(opts Options) *Conn {
 		ents:      make(map[int64][]uint32),
 		refs:      make(map[int64][]uint32),
 		avet:      make(map[int64]*attrVals),
+		parts:     make(map[int64]int64),
 	}
 	if c.clock == nil {
 		c.clock = time.Now

@@ -58,6 +58,9 @@ func (x *txState) datoms() error {
 	if err := x.checkSchema(); err != nil {
 		return err
 	}
+	if err := x.checkPartitions(); err != nil {
+		return err
+	}
 	if err := x.composites(); err != nil {
 		return err
 	}
@@ -144,6 +147,9 @@ func (x *txState) maybeLive(e int64) bool {
 		return n < x.c.nextDB
 	case datomic.PartTx:
 		return e != x.txID
+	}
+	if p := datomic.Part(e); x.c.isPartition(p) {
+		return n < x.c.partNext(p)
 	}
 	return true
 }

@@ -34,6 +34,8 @@ func (x *txState) expand() error {
 			}
 		case datomic.EntityMap:
 			_, err = x.expandMap(i, o)
+		case datomic.ForcePartition:
+			err = x.forceOp(i, o)
 		default:
 			err = txErr(datomic.ErrInvalidOp, i, "unsupported operation %T", op)
 		}
@@ -91,7 +93,7 @@ func (x *txState) push(op int, kind uint8, e ent, a *attrInfo, val any, vtmp int
 			t.schema = true
 		}
 	}
-	if kind == kAdd && vtmp != 0 && a.ID == x.c.sys.installAttr {
+	if kind == kAdd && vtmp != 0 && (a.ID == x.c.sys.installAttr || a.ID == x.c.sys.installPart) {
 		x.tmp(vtmp).schema = true
 	}
 	x.stmts = append(x.stmts, stmt{op: int32(op), kind: kind, e: e, a: a, v: val, vtmp: vtmp})
@@ -320,7 +322,12 @@ func (x *txState) newTmp(name datomic.TempID, op int) int32 {
 			return i
 		}
 	}
-	x.tmps = append(x.tmps, tmpInfo{name: name, op: int32(op), dbPart: x.c.namesDBPart(name)})
+	tag := x.c.tagPartition(name)
+	t := tmpInfo{name: name, op: int32(op), dbPart: tag == datomic.PartDB}
+	if tag > 0 {
+		t.tagPart = tag
+	}
+	x.tmps = append(x.tmps, t)
 	i := int32(len(x.tmps))
 	if name != "" {
 		if x.named == nil {
@@ -339,18 +346,21 @@ func (x *txState) newTmp(name datomic.TempID, op int) int32 {
 // #db/id [:partition ...] tags.
 const tempidPartPrefix = "#db/id[:"
 
-// namesDBPart reports whether tempid name was made from a #db/id tag naming
-// :db.part/db.
-func (c *Conn) namesDBPart(name datomic.TempID) bool {
+// tagPartition returns the partition named by the #db/id tag that tempid
+// name was made from, when that is :db.part/db or an installed partition
+// other than :db.part/tx and :db.part/user (the default); else -1.
+func (c *Conn) tagPartition(name datomic.TempID) int64 {
 	rest, ok := strings.CutPrefix(string(name), tempidPartPrefix)
 	if !ok {
-		return false
+		return -1
 	}
 	if i := strings.IndexAny(rest, " ]"); i > 0 {
 		id, ok := c.idents[datomic.Keyword(rest[:i])]
-		return ok && id == 0
+		if ok && c.isPartition(id) && id != datomic.PartTx && id != datomic.PartUser {
+			return id
+		}
 	}
-	return false
+	return -1
 }
 
 // entRef resolves an entity position (or a ref value).
@@ -406,7 +416,7 @@ func (x *txState) lookup(op int, r datomic.LookupRef) (int64, error) {
 }
 
 // validID reports whether id names an entity that may exist: an allocated
-// id in a known partition, or a transaction of the log (or this one).
+// id in an installed partition, or a transaction of the log (or this one).
 func (x *txState) validID(id int64) bool {
 	c := x.c
 	n := id & (1<<datomic.PartShift - 1)
@@ -421,6 +431,9 @@ func (x *txState) validID(id int64) bool {
 		return ok
 	case datomic.PartUser:
 		return n < c.nextEnt && n > 0
+	}
+	if p := datomic.Part(id); c.isPartition(p) {
+		return n > 0 && n < c.partNext(p)
 	}
 	return false
 }

@@ -11,8 +11,9 @@ type avKey struct {
 
 // resolve gives every tempid its entity id: an existing entity when the
 // tempid asserts a unique-identity value that entity holds (upsert), else a
-// new id. Tempids that assert the same new unique-identity value become one
-// entity.
+// new id (see newID for its partition). Tempids that assert the same new
+// unique-identity value become one entity. A tempid that upserts keeps the
+// existing entity's id whatever partition it was forced into.
 func (x *txState) resolve() error {
 	if len(x.tmps) == 0 {
 		return nil
@@ -76,6 +77,17 @@ func (x *txState) resolve() error {
 			o.entity = o.entity || t.entity
 			o.used = o.used || t.used
 			o.schema = o.schema || t.schema
+			if t.forced {
+				if o.forced && o.force != t.force {
+					return txErr(datomic.ErrInvalidOp, int(t.op), "tempids %q and %q name one new entity but are forced into partitions %d and %d",
+						string(o.name), string(t.name), o.force, t.force)
+				}
+				o.forced, o.force = true, t.force
+			}
+			if o.tagPart == 0 {
+				o.tagPart = t.tagPart
+			}
+			o.dbPart = o.dbPart || t.dbPart
 			t.alias = other
 		}
 	}
@@ -92,13 +104,11 @@ func (x *txState) resolve() error {
 			}
 			continue
 		}
-		if t.schema || t.dbPart {
-			t.id, t.resolved = datomic.EntityID(datomic.PartDB, x.nextDB), true
-			x.nextDB++
-		} else {
-			t.id, t.resolved = datomic.EntityID(datomic.PartUser, x.nextEnt), true
-			x.nextEnt++
+		id, err := x.newID(t)
+		if err != nil {
+			return err
 		}
+		t.id, t.resolved = id, true
 	}
 
 	for i := range x.stmts {

@@ -44,6 +44,9 @@ type tmpInfo struct {
 	used     bool  // used by a statement (as entity or value)
 	schema   bool  // installs an attribute: goes to :db.part/db
 	dbPart   bool  // names :db.part/db (a #db/id[:db.part/db] tempid)
+	tagPart  int64 // an installed partition named by its #db/id tag (0: none)
+	forced   bool  // given a partition by :db/force-partition
+	force    int64 // the forced partition
 	op       int32
 }
 
@@ -76,6 +79,7 @@ type txState struct {
 	named map[datomic.TempID]int32
 
 	nextEnt, nextDB int64
+	partNext        map[int64]int64 // counters of installed partitions changed by this transaction
 
 	out      []datum
 	retr     map[eavKey]*retrInfo // retractions of current datoms
@@ -160,6 +164,7 @@ func (x *txState) apply() datomic.TxReport {
 	c.mu.Unlock()
 
 	c.nextEnt, c.nextDB = x.nextEnt, x.nextDB
+	x.installPartitions()
 	if !c.shared {
 		c.nextT++
 	}
