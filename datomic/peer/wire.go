@@ -42,6 +42,7 @@ var (
 	kwRetract       = datomic.Keyword("db/retract")
 	kwCAS           = datomic.Keyword("db/cas")
 	kwRetractEntity = datomic.Keyword("db/retractEntity")
+	kwForcePart     = datomic.Keyword("db/force-partition")
 )
 
 // indexKeys are the request keys of an index's components, in index order.
@@ -79,6 +80,8 @@ func opToWire(op datomic.Op) (any, error) {
 		return list(kwRetractEntity, o.E)
 	case datomic.EntityMap:
 		return entityMap(o)
+	case datomic.ForcePartition:
+		return forcePartition(o)
 	case nil:
 		return nil, fmt.Errorf("nil operation")
 	}
@@ -108,6 +111,24 @@ func entityMap(m datomic.EntityMap) (any, error) {
 		out[k] = w
 	}
 	return out, nil
+}
+
+// forcePartition converts the directive to its map form
+// {:db/force-partition {"tempid" partition}}, the partition as an entity id
+// or an ident.
+func forcePartition(f datomic.ForcePartition) (any, error) {
+	parts := make(map[string]any, len(f))
+	for tmp, p := range f {
+		switch v := p.(type) {
+		case int64, datomic.Keyword:
+			parts[string(tmp)] = v
+		case int:
+			parts[string(tmp)] = int64(v)
+		default:
+			return nil, fmt.Errorf(":db/force-partition: partition of %q is %T, not an entity id or an ident", string(tmp), p)
+		}
+	}
+	return map[datomic.Keyword]any{kwForcePart: parts}, nil
 }
 
 // valueToWire converts an entity, attribute or value position to the wire.

@@ -16,6 +16,7 @@ var (
 	kwDBAfter  = datomic.Keyword("db-after")
 	kwTempids  = datomic.Keyword("tempids")
 	kwDBID     = datomic.Keyword("db/id")
+	kwForce    = datomic.Keyword("db/force-partition")
 )
 
 func (s *Server) transact(ctx context.Context, req transit.Map) (int, transit.Map) {
@@ -31,12 +32,11 @@ func (s *Server) transact(ctx context.Context, req transit.Map) (int, transit.Ma
 	conv := &txConv{ctx: ctx, db: db}
 	ops := make([]datomic.Op, 0, len(data))
 	for i, x := range data {
-		op, err := conv.op(x)
-		if err != nil {
+		var err error
+		if ops, err = conv.ops(ops, x); err != nil {
 			return http.StatusBadRequest, anomaly(datomic.CatIncorrect, datomic.ErrInvalidOp.Code,
 				fmt.Sprintf("tx-data element %d: %v", i, err))
 		}
-		ops = append(ops, op)
 	}
 	rep, err := s.conn.Transact(ctx, ops)
 	if err != nil {
@@ -63,6 +63,70 @@ func (s *Server) transact(ctx context.Context, req transit.Map) (int, transit.Ma
 type txConv struct {
 	ctx context.Context
 	db  datomic.DB
+}
+
+// ops appends the operations of tx-data element x: a map carrying
+// :db/force-partition gives a datomic.ForcePartition, followed by the entity
+// map of its other keys when it has any.
+func (c *txConv) ops(ops []datomic.Op, x any) ([]datomic.Op, error) {
+	m, ok := x.(transit.Map)
+	if !ok {
+		op, err := c.op(x)
+		if err != nil {
+			return ops, err
+		}
+		return append(ops, op), nil
+	}
+	v, ok := m.Get(kwForce)
+	if !ok {
+		op, err := c.entityMap(m)
+		if err != nil {
+			return ops, err
+		}
+		return append(ops, op), nil
+	}
+	f, err := forcePartition(v)
+	if err != nil {
+		return ops, err
+	}
+	ops = append(ops, f)
+	rest := make(transit.Map, 0, len(m)-1)
+	for _, kv := range m {
+		if kv.Key != kwForce {
+			rest = append(rest, kv)
+		}
+	}
+	if len(rest) == 0 {
+		return ops, nil
+	}
+	op, err := c.entityMap(rest)
+	if err != nil {
+		return ops, err
+	}
+	return append(ops, op), nil
+}
+
+// forcePartition decodes the value of :db/force-partition, a map from
+// tempid strings to partition ids or idents.
+func forcePartition(v any) (datomic.ForcePartition, error) {
+	m, ok := v.(transit.Map)
+	if !ok {
+		return nil, fmt.Errorf(":db/force-partition is %T, not a map", v)
+	}
+	out := make(datomic.ForcePartition, len(m))
+	for _, kv := range m {
+		tmp, ok := kv.Key.(string)
+		if !ok {
+			return nil, fmt.Errorf(":db/force-partition key %v is not a tempid", kv.Key)
+		}
+		switch p := kv.Value.(type) {
+		case int64, datomic.Keyword:
+			out[datomic.TempID(tmp)] = p
+		default:
+			return nil, fmt.Errorf(":db/force-partition: partition %v of %q is not an entity id or an ident", kv.Value, tmp)
+		}
+	}
+	return out, nil
 }
 
 func (c *txConv) op(x any) (datomic.Op, error) {
