@@ -30,6 +30,12 @@ type RestoreOptions struct {
 	// attributes are source ids. The function must return a value of the
 	// attribute's type.
 	Rewrite map[datomic.Keyword]func(v any) (any, error)
+	// IgnorePartitions restores every new entity into the target's default
+	// partition (:db.part/user; attributes :db.part/db) instead of the
+	// partition it has in the source. Keeping partitions sends Datomic's
+	// :db/force-partition directive, which Datomic Pro releases before 2023
+	// do not know; it is only sent for entities outside those defaults.
+	IgnorePartitions bool
 	// Prefetch is the number of segments loaded and decoded ahead of the
 	// one being applied (default 2).
 	Prefetch int

@@ -184,8 +184,18 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 			ops = append(ops, datomic.Retract{E: e, A: a, V: v})
 		}
 	}
+	var force datomic.ForcePartition
+	if !r.opts.IgnorePartitions {
+		var err error
+		if force, err = r.partitions(ctx, seg, tx); err != nil {
+			return nil, err
+		}
+	}
 	for _, src := range m.newIDs {
 		ops = append(ops, datomic.Add{E: m.tempids[src], A: r.st.origAttr, V: src})
+	}
+	if force != nil {
+		ops = append(ops, force)
 	}
 	ops = append(ops,
 		datomic.Add{E: datomic.TxTempID, A: r.st.origAttr, V: txID},
@@ -238,4 +248,55 @@ func (r *restorer) remapValue(ctx context.Context, seg *Segment, oa *opAttr, v a
 		return out, nil
 	}
 	return v, nil
+}
+
+// partitions keeps each new entity in its source partition. It returns the
+// :db/force-partition directive for the new entities that would otherwise
+// land elsewhere in the target, or nil when there are none: entities of
+// :db.part/user, and attributes in :db.part/db, land right by default, so
+// a database that does not use partitions never needs the directive.
+func (r *restorer) partitions(ctx context.Context, seg *Segment, tx datomic.Tx) (datomic.ForcePartition, error) {
+	m := r.remap
+	var force datomic.ForcePartition
+	// Resolving a partition entity below may add to newIDs; only the
+	// entities of the transaction itself are considered.
+	for _, src := range m.newIDs[:len(m.newIDs):len(m.newIDs)] {
+		var part any
+		switch p := datomic.Part(src); p {
+		case datomic.PartUser, datomic.PartTx:
+			continue
+		case datomic.PartDB:
+			if installsAttribute(seg, tx, src) {
+				continue
+			}
+			part = datomic.Keyword("db.part/db")
+		default:
+			t, err := m.resolve(ctx, seg, p)
+			if err != nil {
+				return nil, fmt.Errorf("partition of entity %d: %w", src, err)
+			}
+			id, ok := t.(int64)
+			if !ok {
+				return nil, fmt.Errorf("entity %d is in partition %d, which the target does not have: the partition must be installed by an earlier transaction", src, p)
+			}
+			part = id
+		}
+		if force == nil {
+			force = datomic.ForcePartition{}
+		}
+		force[m.tempids[src].(datomic.TempID)] = part
+	}
+	return force, nil
+}
+
+// installsAttribute reports whether tx gives entity e a :db/valueType:
+// Datomic puts a new attribute in :db.part/db by itself.
+func installsAttribute(seg *Segment, tx datomic.Tx, e int64) bool {
+	for i := range tx.Datoms {
+		d := &tx.Datoms[i]
+		if d.E == e && d.Added && seg.Attrs[d.A].Ident == "db/valueType" {
+			return true
+		}
+	}
+	return false
 }

@@ -102,3 +102,38 @@ func TestRestorePointInTime(t *testing.T) {
 	}
 	require.Equal(t, want, res.Transactions)
 }
+
+// TestRestoreKeepsPartitions: entities the source put in an installed
+// partition or in :db.part/db are restored into the same partitions (Verify
+// checks every entity); with IgnorePartitions they land in the defaults,
+// which Verify then reports unless told to ignore partitions too.
+func TestRestoreKeepsPartitions(t *testing.T) {
+	ctx := context.Background()
+	store, src := backedUp(t, 14, 60, 8)
+	db, err := src.DB(ctx)
+	require.NoError(t, err)
+	part, ok, err := db.Entid(ctx, "h.part/things")
+	require.NoError(t, err)
+	require.True(t, ok)
+	inPart := 0
+	for d, err := range db.Datoms(ctx, datomic.AEVT, datomic.Keyword("h/key")) {
+		require.NoError(t, err)
+		if datomic.Part(d.E) == part {
+			inPart++
+		}
+	}
+	require.Positive(t, inPart, "the history puts entities in the installed partition")
+
+	requireRestoresIdentically(t, store, src)
+
+	target := newTarget()
+	_, err = dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{IgnorePartitions: true})
+	require.NoError(t, err)
+	rep, err := dcbackup.Verify(ctx, src, target, nil)
+	require.NoError(t, err)
+	require.False(t, rep.OK())
+	require.Contains(t, rep.Differences[0].What, "partition")
+	rep, err = dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{IgnorePartitions: true})
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%v", rep.Differences)
+}

@@ -17,6 +17,10 @@ type VerifyOptions struct {
 	MaxDifferences int
 	// CacheSize bounds the target-to-source id cache (default 1<<20).
 	CacheSize int
+	// IgnorePartitions skips the check that every restored entity is in
+	// the partition it has in the source (for restores made with
+	// RestoreOptions.IgnorePartitions).
+	IgnorePartitions bool
 }
 
 // Difference is one way in which a restored target differs from its source.
@@ -66,6 +70,9 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 	}
 	rep := VerifyReport{LastT: -1}
 	v, err := newVerifier(ctx, source, target, opts.CacheSize)
+	if v != nil {
+		v.checkPartitions = !opts.IgnorePartitions
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -144,7 +151,9 @@ type verifier struct {
 	// attributes, when the source was itself a restore target; a restore
 	// leaves them out.
 	srcBookkeeping map[int64]bool
-	err            error
+	// checkPartitions compares the partitions of restored entities.
+	checkPartitions bool
+	err             error
 }
 
 func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int) (*verifier, error) {
@@ -214,6 +223,8 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 		want[datomKey(d.E, d.A, d.V, d.Added)]++
 	}
 	got := map[string]int{}
+	var misplaced []string
+	lastE := int64(-1)
 	for _, d := range ttx.Datoms {
 		if d.A == v.origAttr || d.A == v.markerAttr {
 			continue
@@ -222,6 +233,14 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 		e := stx.ID()
 		if d.E != ttx.ID() {
 			e = v.toSource(ctx, d.E)
+			if v.checkPartitions && d.E != lastE && e >= 0 {
+				// A partition's index is its entity's id, so the target
+				// partition maps back to the source one like any entity.
+				if sp := v.toSource(ctx, datomic.Part(d.E)); sp != datomic.Part(e) {
+					misplaced = append(misplaced, fmt.Sprintf("entity %d is in partition %d in the source, but its copy is in a partition restored from %d", e, datomic.Part(e), sp))
+				}
+			}
+			lastE = d.E
 		}
 		val := d.V
 		switch {
@@ -248,7 +267,7 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 		}
 		got[datomKey(e, v.toSource(ctx, d.A), val, d.Added)]++
 	}
-	var out []string
+	out := misplaced
 	for k, n := range want {
 		if got[k] < n {
 			out = append(out, "missing from target: "+k)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
@@ -45,7 +46,7 @@ func Generate(ctx context.Context, conn datomic.Conn, cfg Config) (Stats, error)
 		return Stats{}, err
 	}
 	st, err := g.Run(ctx, cfg.Txs)
-	st.Committed += 3 // schema and enums
+	st.Committed += 4 // schema, partition and enums
 	return st, err
 }
 
@@ -69,6 +70,12 @@ func New(ctx context.Context, conn datomic.Conn, cfg Config) (*Generator, error)
 			return nil, err
 		}
 	}
+	if err := g.commit(ctx, []datomic.Op{datomic.EntityMap{
+		"db/ident":              kw(partThings),
+		"db.install/_partition": kw("db.part/db"),
+	}}, &st); err != nil {
+		return nil, err
+	}
 	if err := g.commit(ctx, g.enumOps(), &st); err != nil {
 		return nil, err
 	}
@@ -88,6 +95,10 @@ func (gr *Generator) Run(ctx context.Context, n int) (Stats, error) {
 	}
 	return st, nil
 }
+
+// partThings is a partition the generator installs and puts some
+// entities in.
+const partThings = "h.part/things"
 
 type gen struct {
 	cfg      Config
@@ -120,7 +131,7 @@ func (g *gen) commit(ctx context.Context, ops []datomic.Op, st *Stats) error {
 	st.Datoms += len(rep.TxData)
 	g.txs = append(g.txs, rep.TxID())
 	for t, id := range rep.Tempids {
-		if t != datomic.TxTempID && datomic.Part(id) != datomic.PartDB {
+		if strings.HasPrefix(string(t), "n") { // the generator's new entities
 			g.entities = append(g.entities, id)
 		}
 	}

@@ -47,6 +47,12 @@ func (g *gen) randomOps(ctx context.Context) []datomic.Op {
 		if r.IntN(3) == 0 {
 			ops = append(ops, datomic.Add{E: t, A: g.ids["h/kind"], V: g.enums[r.IntN(len(g.enums))]})
 		}
+		switch r.IntN(8) { // partitions other than the default
+		case 0:
+			ops = append(ops, datomic.ForcePartition{t: kw(partThings)})
+		case 1:
+			ops = append(ops, datomic.ForcePartition{t: kw("db.part/db")})
+		}
 		return ops
 	case k < 9: // update a cardinality-one value or add to a many
 		return []datomic.Op{g.setRandom(e)}
