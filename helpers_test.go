@@ -116,3 +116,14 @@ func copySegments(t testing.TB, from dcbackup.BackupStore, db string, edit func(
 	}
 	return to
 }
+
+// requireRestoreRefused restores store's "db" into target and requires the
+// restore to fail with want and leave the target's basis unchanged.
+func requireRestoreRefused(t testing.TB, store dcbackup.BackupStore, target datomic.Conn, want error) error {
+	t.Helper()
+	before := basisT(t, target)
+	_, err := dcbackup.Restore(context.Background(), "db", store, target, nil)
+	require.ErrorIs(t, err, want)
+	require.Equal(t, before, basisT(t, target), "target untouched")
+	return err
+}

@@ -146,7 +146,7 @@ func RestoreSegment(ctx context.Context, db string, store BackupStore, target da
 	// The next segment with something to apply: empty segments (ranges
 	// without transactions) are passed over.
 	for first := true; ; first = false {
-		info, ok, err := r.next(segs)
+		info, ok, err := nextInChain(r.db, segs, r.pos)
 		if err != nil || !ok {
 			return r.result(begin), err
 		}
@@ -257,11 +257,8 @@ func (r *restorer) listFrom(ctx context.Context) ([]SegmentInfo, error) {
 	return segs, nil
 }
 
-// next picks the segment holding r.pos; ok is false when there is none yet.
-func (r *restorer) next(segs []SegmentInfo) (SegmentInfo, bool, error) {
-	return nextInChain(r.db, segs, r.pos)
-}
-
+// nextInChain picks the segment holding pos; ok is false when there is none
+// yet, and an error names the gap when later segments exist.
 func nextInChain(db string, segs []SegmentInfo, pos int64) (SegmentInfo, bool, error) {
 	info, ok, gapEnd := nextSegment(segs, pos)
 	if !ok && gapEnd > 0 {

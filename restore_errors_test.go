@@ -28,11 +28,8 @@ func TestRestoreRefusesTargetWithUserData(t *testing.T) {
 		"db/cardinality": datomic.Keyword("db.cardinality/one"),
 	}})
 	require.NoError(t, err)
-	before := basisT(t, target)
-	_, err = dcbackup.Restore(ctx, "db", store, target, nil)
-	require.ErrorIs(t, err, dcbackup.ErrTargetNotEmpty)
+	err = requireRestoreRefused(t, store, target, dcbackup.ErrTargetNotEmpty)
 	require.Contains(t, err.Error(), "fresh database")
-	require.Equal(t, before, basisT(t, target), "target untouched")
 }
 
 func TestRestoreRefusesTargetWrittenSince(t *testing.T) {
@@ -43,10 +40,7 @@ func TestRestoreRefusesTargetWrittenSince(t *testing.T) {
 	require.NoError(t, err)
 	_, err = target.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "foreign write"}})
 	require.NoError(t, err)
-	before := basisT(t, target)
-	_, err = dcbackup.Restore(ctx, "db", store, target, nil)
-	require.ErrorIs(t, err, dcbackup.ErrTargetModified)
-	require.Equal(t, before, basisT(t, target))
+	requireRestoreRefused(t, store, target, dcbackup.ErrTargetModified)
 }
 
 func TestRestoreRefusesTargetOfAnotherBackup(t *testing.T) {
@@ -56,10 +50,7 @@ func TestRestoreRefusesTargetOfAnotherBackup(t *testing.T) {
 	target := newTarget()
 	_, err := dcbackup.RestoreSegment(ctx, "db", storeA, target, nil)
 	require.NoError(t, err)
-	before := basisT(t, target)
-	_, err = dcbackup.Restore(ctx, "db", storeB, target, nil)
-	require.ErrorIs(t, err, dcbackup.ErrTargetModified)
-	require.Equal(t, before, basisT(t, target))
+	requireRestoreRefused(t, storeB, target, dcbackup.ErrTargetModified)
 }
 
 func TestRestoreReportsGap(t *testing.T) {
