@@ -61,6 +61,8 @@ func CompareValues(a, b any) int {
 			}
 		}
 		return cmp.Compare(len(x), len(y))
+	case Fn:
+		return strings.Compare(x.String(), b.(Fn).String())
 	}
 	return 0
 }
@@ -124,6 +126,8 @@ func typeRank(v any) int {
 		return 13
 	case Tuple:
 		return 14
+	case Fn:
+		return 15
 	}
-	return 15
+	return 16
 }

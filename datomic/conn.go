@@ -39,3 +39,45 @@ type DB interface {
 	// AsOf returns the database as of basis t.
 	AsOf(t int64) DB
 }
+
+// Identified is implemented by connections that can tell their database's
+// identity: Datomic's :database-id (peer-server and Cloud), or an id the
+// engine gives each database it creates. Backup records it in every
+// segment and refuses to continue a backup of another database under the
+// same name.
+type Identified interface {
+	// DatabaseID returns the database's id; "" when it has none.
+	DatabaseID(ctx context.Context) (string, error)
+}
+
+// Limits describes what a database refuses that Datomic Pro accepts. The
+// zero value is Datomic Pro: no limits. A restore checks a backup against
+// its target's limits before it applies anything.
+type Limits struct {
+	// Product names the database product in messages, e.g. "Datomic Cloud".
+	Product string
+	// NoPartitions: entities cannot be placed in named partitions
+	// (:db/force-partition is not accepted); the database places them.
+	NoPartitions bool
+	// NoExcision: :db/excise is not supported.
+	NoExcision bool
+	// NoBytes: :db.type/bytes is not supported.
+	NoBytes bool
+	// NoFulltext: :db/fulltext is not supported.
+	NoFulltext bool
+	// NoFunctions: :db.type/fn values (stored functions) are not supported.
+	NoFunctions bool
+	// MaxStringLen and MaxTupleStringLen bound the length of a string
+	// value, and of a string inside a tuple, in characters (0: no bound).
+	MaxStringLen, MaxTupleStringLen int
+	// BootstrapTxs is the number of transactions at the start of a new
+	// database's log that the database wrote itself (Datomic Cloud: t 1 to
+	// 5); they are never restored, and a database with only them is empty.
+	BootstrapTxs int
+}
+
+// Limited is implemented by connections whose database has Limits.
+type Limited interface {
+	// Limits returns what the database refuses.
+	Limits(ctx context.Context) (Limits, error)
+}

@@ -76,6 +76,8 @@ func FormatValue(v any) string {
 		return `#uri "` + string(x) + `"`
 	case []byte:
 		return fmt.Sprintf("#bytes %x", x)
+	case Fn:
+		return x.String()
 	case Tuple:
 		s := "["
 		for i, e := range x {

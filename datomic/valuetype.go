@@ -27,6 +27,8 @@ const (
 	TypeURI
 	TypeBytes
 	TypeTuple
+	// TypeFn is :db.type/fn, Datomic Pro's stored functions ([Fn]).
+	TypeFn
 )
 
 var valueTypeIdents = [...]Keyword{
@@ -46,9 +48,11 @@ var valueTypeIdents = [...]Keyword{
 	TypeURI:     "db.type/uri",
 	TypeBytes:   "db.type/bytes",
 	TypeTuple:   "db.type/tuple",
+	TypeFn:      "db.type/fn",
 }
 
-// ValueTypes lists every valid value type.
+// ValueTypes lists the value types of Datomic Cloud and Pro, without
+// TypeFn (Datomic Pro's stored functions).
 func ValueTypes() []ValueType {
 	out := make([]ValueType, 0, len(valueTypeIdents)-1)
 	for t := TypeRef; t <= TypeTuple; t++ {
@@ -115,6 +119,8 @@ func (t ValueType) Check(v any) bool {
 		return t == TypeBytes
 	case Tuple:
 		return t == TypeTuple
+	case Fn:
+		return t == TypeFn
 	}
 	return false
 }
