@@ -1,6 +1,8 @@
 package mem
 
 import (
+	"context"
+	"crypto/rand"
 	"sync"
 	"time"
 
@@ -29,6 +31,10 @@ type Options struct {
 	// which moves the ids of later bootstrap entities (a layout that differs
 	// from the default by more than a constant shift).
 	ExtraBuiltins bool
+	// DatabaseID is the id the database reports (datomic.Identified);
+	// empty means a new random UUID, so that two databases are never
+	// taken for each other.
+	DatabaseID string
 }
 
 // Stats are a few figures about a database's latest value.
@@ -49,6 +55,7 @@ type Stats struct {
 // Conn is an in-memory database. It is safe for concurrent use:
 // transactions are serialised and database values are immutable.
 type Conn struct {
+	id     string
 	clock  func() time.Time
 	shared bool
 	sys    sysIDs
@@ -91,6 +98,7 @@ type txRec struct {
 // New returns a new database holding only the bootstrap schema.
 func New(opts Options) *Conn {
 	c := &Conn{
+		id:        opts.DatabaseID,
 		clock:     opts.Clock,
 		shared:    opts.SharedCounter,
 		attrs:     make(map[int64]*attrInfo),
@@ -105,6 +113,9 @@ func New(opts Options) *Conn {
 	if c.clock == nil {
 		c.clock = time.Now
 	}
+	if c.id == "" {
+		c.id = randomUUID()
+	}
 	c.bootstrap(opts)
 	if c.shared {
 		c.nextEnt = 1000
@@ -113,6 +124,19 @@ func New(opts Options) *Conn {
 		c.nextT = 1
 	}
 	return c
+}
+
+// DatabaseID returns the database's id (Options.DatabaseID, or the random
+// UUID it was given at creation); it implements datomic.Identified.
+func (c *Conn) DatabaseID(context.Context) (string, error) { return c.id, nil }
+
+// randomUUID returns a random (version 4) UUID in its text form.
+func randomUUID() string {
+	var u datomic.UUID
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u.String()
 }
 
 // Stats returns figures about the latest database value.

@@ -76,8 +76,9 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// DatabaseID is the peer-server's id of the database (its storage URI).
-func (c *Conn) DatabaseID() string { return c.databaseID }
+// DatabaseID returns the server's :database-id of the database, as
+// resolve-db answered it; it implements datomic.Identified.
+func (c *Conn) DatabaseID(context.Context) (string, error) { return c.databaseID, nil }
 
 // DBName is the database name the connection was made with.
 func (c *Conn) DBName() string { return c.dbName }

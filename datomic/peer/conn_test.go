@@ -15,7 +15,7 @@ import (
 func TestConnectAndBasis(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	assert.Equal(t, "datomic:mem://test", e.conn.DatabaseID())
+	assert.Equal(t, "datomic:mem://test", mustID(t, e.conn))
 	want, err := e.mem.DB(ctx)
 	require.NoError(t, err)
 	db, err := e.conn.DB(ctx)

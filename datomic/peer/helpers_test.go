@@ -117,3 +117,11 @@ func requireSameDatoms(t *testing.T, want, got []datomic.Datom) {
 type cfgT = peer.Config
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// mustID returns the connection's database id.
+func mustID(t *testing.T, c *peer.Conn) string {
+	t.Helper()
+	id, err := c.DatabaseID(context.Background())
+	require.NoError(t, err)
+	return id
+}

@@ -97,7 +97,7 @@ func liveRead(t *testing.T, cfg peer.Config) {
 	conn, err := peer.Connect(ctx, cfg)
 	require.NoError(t, err)
 	defer conn.Close()
-	t.Logf("connected to %s", conn.DatabaseID())
+	t.Logf("connected to %s", mustID(t, conn))
 
 	db, err := conn.DB(ctx)
 	require.NoError(t, err)
