@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // SegmentInfo identifies one stored segment of a database: the half-open
@@ -49,3 +50,39 @@ var (
 	// ErrInvalidDBName: a database name a store cannot keep apart safely.
 	ErrInvalidDBName = errors.New("dcbackup: invalid database name")
 )
+
+// HeadLoader is implemented by stores that can read the beginning of a
+// segment without the rest (a ranged read). Checks that need only segment
+// headers (DecodeSegmentHeader) use it and fall back to Load otherwise.
+type HeadLoader interface {
+	// LoadHead returns the first n bytes of segment seg of db (all of it
+	// when it is shorter), or an error matching ErrSegmentNotFound.
+	LoadHead(ctx context.Context, db string, seg SegmentInfo, n int) ([]byte, error)
+}
+
+// SegmentRemover is implemented by stores that can take segments out of
+// their listing. Healing a store moves damaged segments aside before it
+// backs their range up again; compaction deletes the segments a merged
+// segment replaces. Backup and restore work with stores that lack it,
+// but cannot heal a damaged segment or compact.
+type SegmentRemover interface {
+	// Quarantine moves segment seg of db (or whatever occupies its name)
+	// out of the listing, keeping its bytes for inspection, and returns
+	// where it went. A segment that is already gone matches
+	// ErrSegmentNotFound.
+	Quarantine(ctx context.Context, db string, seg SegmentInfo) (string, error)
+	// Delete removes segment seg of db. Deleting a segment that is already
+	// gone is not an error.
+	Delete(ctx context.Context, db string, seg SegmentInfo) error
+}
+
+// QuarantineDir is the directory (filesystem store) or key prefix (S3
+// store), beside the databases, where quarantined segments are kept, as
+// "<QuarantineDir>/<db>/<segment name>.<UTC time>". No database name can
+// equal it (names start with a letter or digit).
+const QuarantineDir = ".quarantine"
+
+// quarantineName is the name a segment gets in quarantine.
+func quarantineName(seg SegmentInfo, now time.Time) string {
+	return SegmentFileName(seg) + "." + now.UTC().Format("20060102T150405.000000000Z")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,18 +21,63 @@ import (
 // and fsyncs the directory. The filesystem must support hard links. Files
 // that do not look like segments are ignored.
 //
+// Every entry of a database's directory whose name is a segment name is
+// listed as a segment, whatever it is: a directory, a symbolic link or any
+// other non-regular file in a segment's place cannot be loaded (Load fails
+// with ErrCorruptSegment), so a restore stops there with an error instead of
+// ending early, and Backup and Repair move it aside and back its range up
+// again. Quarantined entries go to <dir>/.quarantine/<db>/.
+//
+// Segment files are created with mode FSOptions.FileMode (default 0644)
+// and directories with FSOptions.DirMode (default 0755), before the umask.
+//
 // An FSStore holds no mutable state and is safe for concurrent use, also by
 // several processes sharing the directory.
 type FSStore struct {
-	dir string
+	dir  string
+	opts FSOptions
+	// syncFile and syncDir make writes durable; tests replace them to
+	// observe the order of durability steps.
+	syncFile func(*os.File) error
+	syncDir  func(dir string) error
+}
+
+// FSOptions tunes an FSStore. The zero value is ready to use.
+type FSOptions struct {
+	// FileMode is the permission of segment files (default 0644). Use 0600
+	// (or 0640 with a group) to keep segments private to the backup's
+	// user.
+	FileMode os.FileMode
+	// DirMode is the permission of the directories the store creates
+	// (default 0755).
+	DirMode os.FileMode
+}
+
+func (o FSOptions) withDefaults() FSOptions {
+	if o.FileMode == 0 {
+		o.FileMode = 0o644
+	}
+	if o.DirMode == 0 {
+		o.DirMode = 0o755
+	}
+	o.FileMode &= os.ModePerm
+	o.DirMode &= os.ModePerm
+	return o
 }
 
 var _ BackupStore = (*FSStore)(nil)
 
 const fsTempPrefix = ".tmp-"
 
-// NewFSStore returns a store rooted at dir, creating dir if needed.
+// NewFSStore returns a store rooted at dir with default options, creating
+// dir if needed.
 func NewFSStore(dir string) (*FSStore, error) {
+	return NewFSStoreWithOptions(dir, FSOptions{})
+}
+
+// NewFSStoreWithOptions returns a store rooted at dir, creating dir if
+// needed.
+func NewFSStoreWithOptions(dir string, opts FSOptions) (*FSStore, error) {
 	if dir == "" {
 		return nil, errors.New("dcbackup: filesystem store: empty directory")
 	}
@@ -39,10 +85,11 @@ func NewFSStore(dir string) (*FSStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dcbackup: filesystem store %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(abs, opts.DirMode); err != nil {
 		return nil, fmt.Errorf("dcbackup: filesystem store: %w", err)
 	}
-	return &FSStore{dir: abs}, nil
+	return &FSStore{dir: abs, opts: opts, syncFile: (*os.File).Sync, syncDir: syncDirectory}, nil
 }
 
 // Dir returns the store's root directory.
@@ -77,6 +124,11 @@ func (s *FSStore) save(ctx context.Context, db string, seg SegmentInfo, data []b
 	if err != nil {
 		return err
 	}
+	if err := f.Chmod(s.opts.FileMode); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return err
+	}
 	tmp := f.Name()
 	defer func() {
 		if f != nil {
@@ -89,7 +141,7 @@ func (s *FSStore) save(ctx context.Context, db string, seg SegmentInfo, data []b
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := s.syncFile(f); err != nil {
 		return err
 	}
 	cerr := f.Close()
@@ -109,7 +161,7 @@ func (s *FSStore) save(ctx context.Context, db string, seg SegmentInfo, data []b
 	// The segment is published. Drop the temporary name (a failure only
 	// leaves a file for RemoveStaleTemp) and make the link durable.
 	_ = os.Remove(tmp)
-	return syncDir(dir)
+	return s.syncDir(dir)
 }
 
 // ensureDBDir creates the database's directory if needed and makes its
@@ -121,13 +173,14 @@ func (s *FSStore) ensureDBDir(dir string) error {
 		}
 		return nil
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, s.opts.DirMode); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return syncDir(s.dir)
+	return s.syncDir(filepath.Dir(dir))
 }
 
-func syncDir(dir string) error {
+// syncDirectory makes the entries of dir durable.
+func syncDirectory(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -145,14 +198,77 @@ func (s *FSStore) Load(ctx context.Context, db string, seg SegmentInfo) ([]byte,
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
 		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
 	}
-	data, err := os.ReadFile(s.Path(db, seg))
+	data, err := s.read(db, seg, -1)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			err = ErrSegmentNotFound
-		}
 		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
 	}
 	return data, nil
+}
+
+// LoadHead returns the first n bytes of segment seg of db; see HeadLoader.
+func (s *FSStore) LoadHead(ctx context.Context, db string, seg SegmentInfo, n int) ([]byte, error) {
+	if err := checkStoreArgs(ctx, db, seg); err != nil {
+		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
+	}
+	data, err := s.read(db, seg, max(n, 0))
+	if err != nil {
+		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
+	}
+	return data, nil
+}
+
+// read returns the segment's bytes, at most limit of them (all when limit
+// is negative). Only a regular file is a segment.
+func (s *FSStore) read(db string, seg SegmentInfo, limit int) ([]byte, error) {
+	path := s.Path(db, seg)
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrSegmentNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is a %s, not a regular file", ErrCorruptSegment, path, fileKind(fi.Mode()))
+	}
+	if limit < 0 {
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = ErrSegmentNotFound
+		}
+		return data, err
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrSegmentNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, min(int64(limit), fi.Size()))
+	n, err := io.ReadFull(f, buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return buf[:n], err
+}
+
+// fileKind names what a non-regular file is.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "non-regular file"
 }
 
 // List returns the segments of db with StartT >= fromT, sorted by StartT
@@ -173,7 +289,7 @@ func (s *FSStore) List(ctx context.Context, db string, fromT int64) ([]SegmentIn
 			}
 		}
 		seg, ok := ParseSegmentFileName(e.Name())
-		if !ok || seg.StartT < fromT || !e.Type().IsRegular() {
+		if !ok || seg.StartT < fromT {
 			continue
 		}
 		fi, err := e.Info()
@@ -204,7 +320,7 @@ func (s *FSStore) Last(ctx context.Context, db string) (SegmentInfo, bool, error
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
 		seg, ok := ParseSegmentFileName(e.Name())
-		if !ok || !e.Type().IsRegular() {
+		if !ok {
 			continue
 		}
 		fi, err := e.Info()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // MemStore is a BackupStore that keeps segments in memory, for tests. It is
@@ -15,15 +16,21 @@ import (
 type MemStore struct {
 	mu  sync.RWMutex
 	dbs map[string]map[segmentKey][]byte
+	// quarantined holds quarantined segments by their quarantine name.
+	quarantined map[string][]byte
 }
 
 type segmentKey struct{ start, end int64 }
 
-var _ BackupStore = (*MemStore)(nil)
+var (
+	_ BackupStore    = (*MemStore)(nil)
+	_ HeadLoader     = (*MemStore)(nil)
+	_ SegmentRemover = (*MemStore)(nil)
+)
 
 // NewMemStore returns an empty in-memory store.
 func NewMemStore() *MemStore {
-	return &MemStore{dbs: make(map[string]map[segmentKey][]byte)}
+	return &MemStore{dbs: make(map[string]map[segmentKey][]byte), quarantined: make(map[string][]byte)}
 }
 
 // Save stores a copy of data as segment seg of db; see BackupStore.Save.
@@ -62,6 +69,58 @@ func (m *MemStore) Load(ctx context.Context, db string, seg SegmentInfo) ([]byte
 		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, ErrSegmentNotFound)
 	}
 	return bytes.Clone(data), nil
+}
+
+// LoadHead returns a copy of the first n bytes of segment seg of db; see
+// HeadLoader.
+func (m *MemStore) LoadHead(ctx context.Context, db string, seg SegmentInfo, n int) ([]byte, error) {
+	data, err := m.Load(ctx, db, seg)
+	if err != nil {
+		return nil, err
+	}
+	return data[:min(max(n, 0), len(data))], nil
+}
+
+// Quarantine moves segment seg of db out of the listing; see
+// SegmentRemover. Quarantined returns its bytes.
+func (m *MemStore) Quarantine(ctx context.Context, db string, seg SegmentInfo) (string, error) {
+	if err := checkStoreArgs(ctx, db, seg); err != nil {
+		return "", fmt.Errorf("dcbackup: quarantine %s segment %s: %w", db, seg, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := segmentKey{seg.StartT, seg.EndT}
+	data, ok := m.dbs[db][k]
+	if !ok {
+		return "", fmt.Errorf("dcbackup: quarantine %s segment %s: %w", db, seg, ErrSegmentNotFound)
+	}
+	delete(m.dbs[db], k)
+	name := QuarantineDir + "/" + db + "/" + quarantineName(seg, time.Now())
+	m.quarantined[name] = data
+	return name, nil
+}
+
+// Quarantined returns the quarantined segments by quarantine name, with
+// copies of their bytes.
+func (m *MemStore) Quarantined() map[string][]byte {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make(map[string][]byte, len(m.quarantined))
+	for k, v := range m.quarantined {
+		out[k] = bytes.Clone(v)
+	}
+	return out
+}
+
+// Delete removes segment seg of db; see SegmentRemover.
+func (m *MemStore) Delete(ctx context.Context, db string, seg SegmentInfo) error {
+	if err := checkStoreArgs(ctx, db, seg); err != nil {
+		return fmt.Errorf("dcbackup: delete %s segment %s: %w", db, seg, err)
+	}
+	m.mu.Lock()
+	delete(m.dbs[db], segmentKey{seg.StartT, seg.EndT})
+	m.mu.Unlock()
+	return nil
 }
 
 // List returns the segments of db with StartT >= fromT, sorted by StartT

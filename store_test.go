@@ -38,7 +38,9 @@ func TestFSStoreLayoutAndForeignFiles(t *testing.T) {
 	assert.Equal(t, "data", string(got))
 	assert.Equal(t, want, s.Path("mbrainz", seg))
 
-	// Leftover temporary files, foreign files and directories are ignored.
+	// Leftover temporary files and foreign names are ignored; a directory
+	// under a segment's name is listed (it claims the range) but cannot be
+	// loaded.
 	db := filepath.Join(dir, "mbrainz")
 	for _, name := range []string{
 		".tmp-0000000000000002000-0000000000000003000.seg-123",
@@ -50,11 +52,18 @@ func TestFSStoreLayoutAndForeignFiles(t *testing.T) {
 	require.NoError(t, os.Mkdir(filepath.Join(db, "0000000000000099000-0000000000000099100.seg"), 0o755))
 	list, err := s.List(ctx, "mbrainz", 0)
 	require.NoError(t, err)
-	assert.Equal(t, []dcbackup.SegmentInfo{{StartT: 1000, EndT: 2000, Size: 4}}, list)
+	require.Len(t, list, 2)
+	assert.Equal(t, dcbackup.SegmentInfo{StartT: 1000, EndT: 2000, Size: 4}, list[0])
+	dirSeg := dcbackup.SegmentInfo{StartT: 99000, EndT: 99100}
+	assert.Equal(t, dirSeg, dcbackup.SegmentInfo{StartT: list[1].StartT, EndT: list[1].EndT})
 	last, ok, err := s.Last(ctx, "mbrainz")
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, dcbackup.SegmentInfo{StartT: 1000, EndT: 2000, Size: 4}, last)
+	assert.Equal(t, list[1], last)
+	_, err = s.Load(ctx, "mbrainz", dirSeg)
+	require.ErrorIs(t, err, dcbackup.ErrCorruptSegment)
+	assert.ErrorContains(t, err, "is a directory, not a regular file")
+	require.NoError(t, os.Remove(filepath.Join(db, "0000000000000099000-0000000000000099100.seg")))
 
 	// No temporary file is left behind by a save, nor by a refused one.
 	require.ErrorIs(t, s.Save(ctx, "mbrainz", seg, []byte("other")), dcbackup.ErrSegmentExists)

@@ -64,6 +64,8 @@ func RunWithOptions(t *testing.T, newStore func(t *testing.T) dcbackup.BackupSto
 		{"InvalidDBNames", testInvalidDBNames},
 		{"ValidDBNames", testValidDBNames},
 		{"InvalidRanges", testInvalidRanges},
+		{"LoadHead", testLoadHead},
+		{"QuarantineAndDelete", testQuarantineAndDelete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
