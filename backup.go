@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
-	"golang.org/x/sync/errgroup"
 )
 
 // BackupOptions configures BackupSegment, BackupNext, Backup and Repair.
@@ -25,9 +24,15 @@ type BackupOptions struct {
 	// Concurrency is the number of ranges Backup and Repair work on at once
 	// (default GOMAXPROCS).
 	Concurrency int
-	// Encode sets the segment encoding (compression).
+	// Encode sets the segment encoding (compression, encryption).
 	Encode EncodeOptions
-	// Logger receives one record per segment written (default: silent).
+	// Decode sets the decoding limits, and the identities with which
+	// Repair opens encrypted segments to check their payloads (without
+	// them it checks their checksums and headers only).
+	Decode DecodeOptions
+	// Logger receives an Info record per segment written, a Warn record
+	// per damaged segment healed, and Debug records of the checks made
+	// (default: silent).
 	Logger *slog.Logger
 	// Progress, if set, is called after every segment written. Calls may
 	// come from several goroutines, but never at the same time.
@@ -66,8 +71,17 @@ type BackupResult struct {
 	// the same range; their content is the same source log, so nothing is
 	// lost.
 	Existing int
-	// EndT is the exclusive end of the source t range that the store now
-	// covers without a gap from 0 (as far as this call knows).
+	// Healed counts damaged segments (unreadable, truncated, of the wrong
+	// range or database, or not a file) that this call moved aside and
+	// whose range it backed up again.
+	Healed int
+	// Excised reports that the source excised data that segments already
+	// in the store hold (Datomic Pro's :db/excise); see PurgeExcised.
+	Excised bool
+	// EndT is the exclusive end of the source t range covered without a
+	// gap from t 0, as far as this call checked: all of the store for
+	// Backup and Repair; for BackupNext and BackupSegment, which read only
+	// the newest segment, the end of the segment written (or found).
 	EndT int64
 	// More reports, for BackupNext, that the source has transactions beyond
 	// EndT: call again.
@@ -87,15 +101,29 @@ func (r *BackupResult) addSegment(seg *Segment, size int, existed bool) {
 	r.Bytes += int64(size)
 }
 
+func (r *BackupResult) add(o BackupResult) {
+	r.Segments += o.Segments
+	r.Transactions += o.Transactions
+	r.Datoms += o.Datoms
+	r.Bytes += o.Bytes
+	r.Existing += o.Existing
+	r.Healed += o.Healed
+	r.Excised = r.Excised || o.Excised
+}
+
 // backupRun holds what one backup call shares between its workers.
 type backupRun struct {
-	db     string
-	conn   datomic.Conn
-	store  BackupStore
-	opts   *BackupOptions
-	schema *sourceSchema
-	log    *slog.Logger
-	prog   *progressReporter
+	db      string
+	conn    datomic.Conn
+	store   BackupStore
+	opts    *BackupOptions
+	schema  *sourceSchema
+	lineage Lineage
+	fp      LineageFingerprint
+	basis   int64
+	links   *sourceLinks
+	log     *slog.Logger
+	prog    *progressReporter
 
 	// encs are idle segment encoders: creating one (its zstd state) costs
 	// more than encoding a small segment, so workers reuse them.
@@ -132,54 +160,114 @@ func (r *backupRun) close() {
 	r.encs = nil
 }
 
-func newBackupRun(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (*backupRun, datomic.DB, error) {
+// checkCallArgs refuses what no backup or restore call can work with,
+// before anything is read.
+func checkCallArgs(db string, store BackupStore, conn datomic.Conn, connRole string) error {
+	if err := ValidateDBName(db); err != nil {
+		return err
+	}
+	if store == nil {
+		return errors.New("nil store")
+	}
+	if conn == nil {
+		return fmt.Errorf("nil %s connection", connRole)
+	}
+	return nil
+}
+
+// newBackupRun reads what a backup needs of the source: its basis, schema
+// and lineage.
+func newBackupRun(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (*backupRun, error) {
 	if opts == nil {
 		opts = &BackupOptions{}
 	}
 	src, err := conn.DB(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dcbackup: backup %q: read source database: %w", db, err)
+		return nil, fmt.Errorf("read source database: %w", err)
 	}
 	schema, err := loadSourceSchema(ctx, conn, src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dcbackup: backup %q: %w", db, err)
+		return nil, err
+	}
+	lineage, err := sourceLineage(ctx, conn, schema)
+	if err != nil {
+		return nil, err
 	}
 	return &backupRun{
 		db: db, conn: conn, store: store, opts: opts, schema: schema,
-		log:  loggerOrDiscard(opts.Logger).With("db", db),
-		prog: newProgressReporter("backup", opts.Progress),
-	}, src, nil
+		lineage: lineage, fp: lineage.Fingerprint(), basis: src.BasisT(),
+		links: newSourceLinks(conn, src.BasisT(), lineage),
+		log:   loggerOrDiscard(opts.Logger).With("db", db),
+		prog:  newProgressReporter("backup", opts.Progress),
+	}, nil
+}
+
+// backupCall runs fn as the backup call op of db: it checks the arguments,
+// reads the source, and prefixes fn's error with the call's name.
+func backupCall(ctx context.Context, op, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions,
+	fn func(*backupRun) (BackupResult, error)) (BackupResult, error) {
+	begin := time.Now()
+	if err := checkCallArgs(db, store, conn, "source"); err != nil {
+		return BackupResult{}, fmt.Errorf("dcbackup: %s %q: %w", op, db, err)
+	}
+	run, err := newBackupRun(ctx, db, conn, store, opts)
+	if err != nil {
+		return BackupResult{}, fmt.Errorf("dcbackup: %s %q: %w", op, db, err)
+	}
+	defer run.close()
+	res, err := fn(run)
+	res.Elapsed = time.Since(begin)
+	if err != nil {
+		return res, callError(op, db, err)
+	}
+	return res, nil
+}
+
+// callError prefixes err with the call and database, unless err already
+// names them itself (a *SourceMismatchError, a *GapError).
+func callError(op, db string, err error) error {
+	var sm *SourceMismatchError
+	var ge *GapError
+	if errors.As(err, &sm) || errors.As(err, &ge) {
+		return err
+	}
+	return fmt.Errorf("dcbackup: %s %q: %w", op, db, err)
 }
 
 // BackupSegment writes the source transactions whose t lies in [start, end)
 // as one segment, whatever its size. A range without transactions is
 // written as an empty segment: it records that nothing happened there, so
-// the store has no gap. An existing segment with the same range is left as
-// it is (Existing is 1).
+// the store has no gap. The range is cut at the source's basis: a segment
+// never claims t values the source has not reached (EndT says where it
+// ended), and a range that starts beyond the basis is refused. An existing
+// segment with the same range is left as it is (Existing is 1).
 func BackupSegment(ctx context.Context, db string, conn datomic.Conn, store BackupStore, start, end int64, opts *BackupOptions) (BackupResult, error) {
-	begin := time.Now()
-	if start < 0 || end <= start {
-		return BackupResult{}, fmt.Errorf("dcbackup: backup %q: invalid range [%d, %d)", db, start, end)
-	}
-	run, _, err := newBackupRun(ctx, db, conn, store, opts)
-	if err != nil {
-		return BackupResult{}, err
-	}
-	defer run.close()
-	res, err := run.writeOne(ctx, start, end, false)
-	res.Elapsed = time.Since(begin)
-	return res, err
+	return backupCall(ctx, "backup", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
+		if start < 0 || end <= start {
+			return BackupResult{}, fmt.Errorf("invalid range [%d, %d)", start, end)
+		}
+		if start > r.basis {
+			return BackupResult{}, fmt.Errorf("range [%d, %d) starts after the source's basis t %d: there is nothing to back up there yet", start, end, r.basis)
+		}
+		end = min(end, r.basis+1)
+		prev, err := r.linkBefore(ctx, start)
+		if err != nil {
+			return BackupResult{}, err
+		}
+		return r.writeOne(ctx, start, end, prev, false)
+	})
 }
 
-// writeOne writes the transactions of [start, end) as one segment. With
-// cut, the segment stops before the transaction that would take it past
-// the size limits; that transaction's t becomes its end and More is set.
-func (r *backupRun) writeOne(ctx context.Context, start, end int64, cut bool) (BackupResult, error) {
+// writeOne writes the transactions of [start, end) as one segment
+// continuing prev. With cut, the segment stops before the transaction that
+// would take it past the size limits; that transaction's t becomes its end
+// and More is set.
+func (r *backupRun) writeOne(ctx context.Context, start, end int64, prev TxLink, cut bool) (BackupResult, error) {
 	res := BackupResult{EndT: start}
-	b := newSegmentBuilder(r.schema, r.db, start)
+	b := r.newBuilder(start, prev)
 	for tx, err := range r.conn.TxRange(ctx, start, end) {
 		if err != nil {
-			return res, fmt.Errorf("dcbackup: backup %q: read log [%d, %d): %w", r.db, start, end, err)
+			return res, fmt.Errorf("read log [%d, %d): %w", start, end, err)
 		}
 		if cut && b.full(r.opts) {
 			end = tx.T
@@ -187,7 +275,7 @@ func (r *backupRun) writeOne(ctx context.Context, start, end int64, cut bool) (B
 			break
 		}
 		if err := b.add(ctx, tx); err != nil {
-			return res, fmt.Errorf("dcbackup: backup %q: %w", r.db, err)
+			return res, err
 		}
 	}
 	b.seg.EndT = end
@@ -204,11 +292,18 @@ func (r *backupRun) writeOne(ctx context.Context, start, end int64, cut bool) (B
 			return res, nil
 		}
 	}
-	if err := r.save(ctx, b.seg, &res); err != nil {
+	if _, err := r.save(ctx, b.seg, &res); err != nil {
 		return res, err
 	}
 	res.EndT = end
 	return res, nil
+}
+
+// newBuilder starts a segment at startT continuing prev.
+func (r *backupRun) newBuilder(startT int64, prev TxLink) *segmentBuilder {
+	b := newSegmentBuilder(r.schema, r.db, startT)
+	b.seg.Lineage, b.seg.Prev, b.seg.Renames = r.lineage, prev, r.schema.renames
+	return b
 }
 
 // BackupNext continues the backup of db from the end of the store's last
@@ -216,27 +311,38 @@ func (r *backupRun) writeOne(ctx context.Context, start, end int64, cut bool) (B
 // (and about MaxDatomsPerSegment datoms) that are in the source now, or
 // nothing when the store is up to date. This is the call a scheduler makes
 // every minute; when More is true there is more to back up right away.
+//
+// Before it writes, it checks that the source continues the store: the
+// same database (lineage), a basis not below the store's end, and the
+// store's last transaction present in the source with the same datoms;
+// otherwise it returns an error matching ErrSourceMismatch and writes
+// nothing. A newest segment that cannot be read is moved aside and its
+// range backed up again (Healed). BackupNext reads only the newest segment:
+// gaps further back are found and filled by Backup, Repair and
+// ContinuousBackup's periodic check.
 func BackupNext(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
-	begin := time.Now()
-	last, ok, err := LastSegmentInfo(ctx, db, store)
-	if err != nil {
-		return BackupResult{}, err
-	}
-	start := int64(0)
-	if ok {
-		start = last.EndT
-	}
-	run, src, err := newBackupRun(ctx, db, conn, store, opts)
-	if err != nil {
-		return BackupResult{}, err
-	}
-	defer run.close()
-	if start > src.BasisT() {
-		return BackupResult{EndT: start, Elapsed: time.Since(begin)}, nil
-	}
-	res, err := run.writeOne(ctx, start, src.BasisT()+1, true)
-	res.Elapsed = time.Since(begin)
-	return res, err
+	return backupCall(ctx, "backup", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
+		var res BackupResult
+		last, ok, err := r.lastSound(ctx, &res)
+		if err != nil {
+			return res, err
+		}
+		start, prev := int64(0), NoTx
+		if ok {
+			if prev, err = r.continues(ctx, last, &res); err != nil {
+				return res, err
+			}
+			start = last.Info.EndT
+		}
+		if start > r.basis {
+			res.EndT = start
+			return res, nil
+		}
+		next, err := r.writeOne(ctx, start, r.basis+1, prev, true)
+		res.add(next)
+		res.EndT, res.More = next.EndT, next.More
+		return res, err
+	})
 }
 
 // startTaken reports whether a segment starting at start exists already:
@@ -245,7 +351,7 @@ func BackupNext(ctx context.Context, db string, conn datomic.Conn, store BackupS
 func (r *backupRun) startTaken(ctx context.Context, start int64) (SegmentInfo, bool, error) {
 	segs, err := r.store.List(ctx, r.db, start)
 	if err != nil {
-		return SegmentInfo{}, false, fmt.Errorf("dcbackup: backup %q: list segments from t %d: %w", r.db, start, err)
+		return SegmentInfo{}, false, fmt.Errorf("list segments from t %d: %w", start, err)
 	}
 	for _, s := range segs {
 		if s.StartT == start {
@@ -255,204 +361,64 @@ func (r *backupRun) startTaken(ctx context.Context, start int64) (SegmentInfo, b
 	return SegmentInfo{}, false, nil
 }
 
-// Backup brings the store up to date with the source as it is now: it
-// finds every range of [0, basis] that no segment covers (all of it on a
-// first run) and backs those ranges up in parallel, with at most
-// Concurrency ranges at a time. It is resumable: a run that failed or was
-// cancelled leaves only whole segments, and the next run does only what is
-// missing. The first error cancels the rest and is returned.
-func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
-	begin := time.Now()
-	run, src, err := newBackupRun(ctx, db, conn, store, opts)
-	if err != nil {
-		return BackupResult{}, err
-	}
-	defer run.close()
-	segs, err := store.List(ctx, db, 0)
-	if err != nil {
-		return BackupResult{}, fmt.Errorf("dcbackup: backup %q: list segments: %w", db, err)
-	}
-	end := src.BasisT() + 1
-	for _, s := range segs {
-		end = max(end, s.EndT)
-	}
-	res, err := run.fill(ctx, findGaps(segs, end))
-	if err == nil {
-		res.EndT = end
-	}
-	res.Elapsed = time.Since(begin)
-	return res, err
-}
-
-// fill backs up the given ranges in parallel pieces.
-func (r *backupRun) fill(ctx context.Context, gaps []Gap) (BackupResult, error) {
-	pieces, err := r.pieces(ctx, gaps)
-	if err != nil {
-		return BackupResult{}, err
-	}
-	results := make([]BackupResult, len(pieces))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.concurrency())
-	for i, p := range pieces {
-		g.Go(func() error { return r.backupRange(gctx, p.StartT, p.EndT, &results[i]) })
-	}
-	err = g.Wait()
-	var total BackupResult
-	for _, res := range results {
-		total.Segments += res.Segments
-		total.Transactions += res.Transactions
-		total.Datoms += res.Datoms
-		total.Bytes += res.Bytes
-		total.Existing += res.Existing
-	}
-	return total, err
-}
-
-// pieces cuts the ranges to back up into pieces for the workers. Each
-// range is cut from its first transaction on (t starts far above 0 on
-// Datomic Pro, and the t values before it would only make empty pieces);
-// its first piece still starts at the range's start, so no t is left out.
-// A range without transactions stays one piece.
-func (r *backupRun) pieces(ctx context.Context, ranges []Gap) ([]Gap, error) {
-	var out []Gap
-	for _, g := range ranges {
-		first := int64(-1)
-		for tx, err := range r.conn.TxRange(ctx, g.StartT, g.EndT) {
-			if err != nil {
-				return nil, fmt.Errorf("dcbackup: backup %q: read log at t %d: %w", r.db, g.StartT, err)
-			}
-			first = tx.T
-			break
-		}
-		if first < 0 {
-			out = append(out, g)
-			continue
-		}
-		// A piece spans at least MaxTxPerSegment t values (a narrower one
-		// could not fill a segment), except when several workers share
-		// the range: then it is cut into four pieces per worker, so that
-		// they stay busy until the end, but none narrower than a
-		// sixteenth of a segment's transactions.
-		conc := r.opts.concurrency()
-		minSpan := int64(r.opts.maxTx())
-		if conc > 1 {
-			n := int64(conc * 4)
-			even := (g.EndT - first + n - 1) / n
-			minSpan = max(min(minSpan, even), minSpan/16, 1)
-		}
-		ps := splitRanges([]Gap{{StartT: first, EndT: g.EndT}}, conc*4, minSpan)
-		ps[0].StartT = g.StartT
-		out = append(out, ps...)
-	}
-	return out, nil
-}
-
-// backupRange writes [start, end) as one or more segments cut at the size
-// limits; the last one ends exactly at end.
-func (r *backupRun) backupRange(ctx context.Context, start, end int64, res *BackupResult) error {
-	b := newSegmentBuilder(r.schema, r.db, start)
-	for tx, err := range r.conn.TxRange(ctx, start, end) {
-		if err != nil {
-			return fmt.Errorf("dcbackup: backup %q: read log [%d, %d): %w", r.db, start, end, err)
-		}
-		if b.full(r.opts) {
-			b.seg.EndT = tx.T
-			if err := r.save(ctx, b.seg, res); err != nil {
-				return err
-			}
-			b.reset(r.db, tx.T)
-		}
-		if err := b.add(ctx, tx); err != nil {
-			return fmt.Errorf("dcbackup: backup %q: %w", r.db, err)
-		}
-	}
-	b.seg.EndT = end
-	return r.save(ctx, b.seg, res)
-}
-
-// save encodes and stores seg. A segment another writer already stored with
-// the same range counts as Existing, not as an error.
-func (r *backupRun) save(ctx context.Context, seg *Segment, res *BackupResult) error {
-	if err := ctxErr(ctx, "dcbackup: backup "+r.db); err != nil {
-		return err
+// save encodes and stores seg and returns its last link. A segment another
+// writer already stored with the same range counts as Existing, not as an
+// error.
+func (r *backupRun) save(ctx context.Context, seg *Segment, res *BackupResult) (TxLink, error) {
+	if err := ctx.Err(); err != nil {
+		return TxLink{}, err
 	}
 	enc, err := r.encoder()
 	if err != nil {
-		return fmt.Errorf("dcbackup: backup %q: encode segment %s: %w", r.db, seg.Info(), err)
+		return TxLink{}, fmt.Errorf("encode segment %s: %w", seg.Info(), err)
 	}
 	data, err := enc.Encode(seg)
 	r.release(enc)
 	if err != nil {
-		return fmt.Errorf("dcbackup: backup %q: encode segment %s: %w", r.db, seg.Info(), err)
+		return TxLink{}, err
+	}
+	last, err := segmentLast(seg)
+	if err != nil {
+		return TxLink{}, err
 	}
 	info := SegmentInfo{StartT: seg.StartT, EndT: seg.EndT, Size: int64(len(data))}
 	err = r.store.Save(ctx, r.db, info, data)
 	existed := errors.Is(err, ErrSegmentExists)
 	if err != nil && !existed {
-		return fmt.Errorf("dcbackup: backup %q: save segment %s: %w", r.db, info, err)
+		return TxLink{}, fmt.Errorf("save segment %s: %w", info, err)
 	}
 	res.addSegment(seg, len(data), existed)
-	r.log.Debug("segment written", "start_t", info.StartT, "end_t", info.EndT,
-		"txs", len(seg.Txs), "datoms", seg.DatomCount(), "bytes", len(data), "existed", existed)
-	if !existed {
-		r.prog.add(1, len(seg.Txs), seg.DatomCount(), int64(len(data)), seg.EndT)
+	if existed {
+		r.log.Debug("segment already stored by another writer", "start_t", info.StartT, "end_t", info.EndT)
+		return last, nil
 	}
-	return nil
+	r.log.Info("segment written", "start_t", info.StartT, "end_t", info.EndT,
+		"txs", len(seg.Txs), "datoms", seg.DatomCount(), "bytes", len(data))
+	r.prog.add(1, len(seg.Txs), seg.DatomCount(), int64(len(data)), seg.EndT)
+	return last, nil
 }
 
-// splitRanges cuts ranges into about n pieces of similar t span, but no
-// piece spans fewer than minSpan t values: each transaction takes at least
-// one t, so a narrower piece could not fill a segment anyway.
-func splitRanges(ranges []Gap, n int, minSpan int64) []Gap {
-	var total int64
-	for _, g := range ranges {
-		total += g.EndT - g.StartT
-	}
-	span := max(total/int64(max(n, 1)), minSpan, 1)
-	var out []Gap
-	for _, g := range ranges {
-		for s := g.StartT; s < g.EndT; s += span {
-			out = append(out, Gap{StartT: s, EndT: min(s+span, g.EndT)})
+// segmentLast returns the link a segment ends with: its last
+// transaction's, or Prev when it has none.
+func segmentLast(seg *Segment) (TxLink, error) {
+	if len(seg.Txs) == 0 {
+		if seg.Prev == (TxLink{}) {
+			return NoTx, nil
 		}
+		return seg.Prev, nil
 	}
-	return out
-}
-
-// Gaps returns the ranges of source t in [0, end of the last segment) that
-// no segment of db covers. A healthy store has none.
-func Gaps(ctx context.Context, db string, store BackupStore) ([]Gap, error) {
-	segs, err := store.List(ctx, db, 0)
-	if err != nil {
-		return nil, fmt.Errorf("dcbackup: gaps %q: list segments: %w", db, err)
-	}
-	return findGaps(segs, 0), nil
-}
-
-// Repair backs up every gap of db's store from the source, in parallel.
-// It only fills holes; it does not extend the backup past its last segment
-// (BackupNext or Backup do that).
-func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
-	begin := time.Now()
-	gaps, err := Gaps(ctx, db, store)
-	if err != nil {
-		return BackupResult{}, err
-	}
-	if len(gaps) == 0 {
-		return BackupResult{}, nil
-	}
-	run, _, err := newBackupRun(ctx, db, conn, store, opts)
-	if err != nil {
-		return BackupResult{}, err
-	}
-	defer run.close()
-	res, err := run.fill(ctx, gaps)
-	res.Elapsed = time.Since(begin)
-	return res, err
+	return NewTxDigester(seg.Lineage).Link(seg.Txs[len(seg.Txs)-1])
 }
 
 // LastSegmentInfo returns the newest segment of db in store: where the next
 // BackupNext continues (at its EndT). ok is false when db has no segment.
 func LastSegmentInfo(ctx context.Context, db string, store BackupStore) (SegmentInfo, bool, error) {
+	if err := ValidateDBName(db); err != nil {
+		return SegmentInfo{}, false, fmt.Errorf("dcbackup: last segment of %q: %w", db, err)
+	}
+	if store == nil {
+		return SegmentInfo{}, false, fmt.Errorf("dcbackup: last segment of %q: nil store", db)
+	}
 	seg, ok, err := store.Last(ctx, db)
 	if err != nil {
 		return seg, false, fmt.Errorf("dcbackup: last segment of %q: %w", db, err)

@@ -2,6 +2,7 @@ package dcbackup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,19 +20,54 @@ const (
 	// that resumes after a crash applies each source transaction exactly
 	// once.
 	LastSourceTAttr datomic.Keyword = "dcbackup/last-source-t"
+	// SourceLineageAttr holds, on the LastSourceTAttr entity, the lineage
+	// fingerprint (hex) of the source database the target was restored
+	// from: a restore from another database's store is refused.
+	SourceLineageAttr datomic.Keyword = "dcbackup/source-lineage"
+	// SourceLinkAttr holds, on the LastSourceTAttr entity, the t and
+	// digest ("<t> <hex>") of a restored source transaction: the last one
+	// restored from a segment, written with it. A restore from a store
+	// whose history diverged from the target's is refused. It is not kept
+	// in history.
+	SourceLinkAttr datomic.Keyword = "dcbackup/source-link"
 )
 
+// bookkeepingAttrs are the restore's attributes, in the order setUpTarget
+// installs them.
+var bookkeepingAttrs = [...]datomic.Keyword{OriginalIDAttr, LastSourceTAttr, SourceLineageAttr, SourceLinkAttr}
+
 func isBookkeeping(kw datomic.Keyword) bool {
-	return kw == OriginalIDAttr || kw == LastSourceTAttr
+	for _, b := range bookkeepingAttrs {
+		if kw == b {
+			return true
+		}
+	}
+	return false
 }
 
 // targetState is what a restore knows about its target when it starts.
 type targetState struct {
-	origAttr, markerAttr int64
+	origAttr, markerAttr, lineageAttr, linkAttr int64
 	// lastT is the last source t restored, -1 when none.
 	lastT int64
-	// setUp reports that the bookkeeping attributes exist.
-	setUp bool
+	// lineage and link are the recorded lineage fingerprint and source
+	// link ("" when not recorded: a target of an older restore, or of a
+	// version 1 store).
+	lineage, link string
+	// setUp reports that the bookkeeping attributes exist; complete that
+	// all of them do.
+	setUp, complete bool
+}
+
+// bookkeepingIDs returns the target ids of the bookkeeping attributes it
+// has.
+func bookkeepingIDs(ctx context.Context, db datomic.DB) (ids [len(bookkeepingAttrs)]int64, have [len(bookkeepingAttrs)]bool, err error) {
+	for i, kw := range bookkeepingAttrs {
+		if ids[i], have[i], err = db.Entid(ctx, kw); err != nil {
+			return ids, have, fmt.Errorf("read target schema: %w", err)
+		}
+	}
+	return ids, have, nil
 }
 
 // readTargetState inspects the target: a fresh target must hold no data; a
@@ -42,33 +78,38 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 	if err != nil {
 		return st, fmt.Errorf("read target database: %w", err)
 	}
-	orig, okOrig, err := db.Entid(ctx, OriginalIDAttr)
+	ids, have, err := bookkeepingIDs(ctx, db)
 	if err != nil {
-		return st, fmt.Errorf("read target schema: %w", err)
-	}
-	marker, okMarker, err := db.Entid(ctx, LastSourceTAttr)
-	if err != nil {
-		return st, fmt.Errorf("read target schema: %w", err)
+		return st, err
 	}
 	switch {
-	case !okOrig && !okMarker:
+	case !have[0] && !have[1]:
 		return st, checkTargetEmpty(ctx, target)
-	case okOrig != okMarker:
+	case have[0] != have[1]:
 		return st, fmt.Errorf("%w: it has only one of %s and %s", ErrTargetModified, OriginalIDAttr, LastSourceTAttr)
 	}
-	st.origAttr, st.markerAttr, st.setUp = orig, marker, true
+	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr = ids[0], ids[1], ids[2], ids[3]
+	st.setUp, st.complete = true, have[2] && have[3]
+	marker := st.markerAttr
 	// The transaction that last wrote the marker (or, before the first
-	// restored transaction, installed it) must be the target's latest.
+	// restored transaction, installed it).
 	lastTx := int64(-1)
-	for d, err := range db.Datoms(ctx, datomic.EAVT, marker, marker) {
+	for d, err := range db.Datoms(ctx, datomic.EAVT, marker) {
 		if err != nil {
 			return st, fmt.Errorf("read restore marker: %w", err)
 		}
-		v, ok := d.V.(int64)
-		if !ok {
-			return st, fmt.Errorf("%w: restore marker holds %T", ErrTargetModified, d.V)
+		switch {
+		case d.A == marker:
+			v, ok := d.V.(int64)
+			if !ok {
+				return st, fmt.Errorf("%w: restore marker holds %T", ErrTargetModified, d.V)
+			}
+			st.lastT, lastTx = v, d.Tx
+		case st.complete && d.A == st.lineageAttr:
+			st.lineage, _ = d.V.(string)
+		case st.complete && d.A == st.linkAttr:
+			st.link, _ = d.V.(string)
 		}
-		st.lastT, lastTx = v, d.Tx
 	}
 	if lastTx < 0 {
 		for d, err := range db.Datoms(ctx, datomic.EAVT, marker, identAttr) {
@@ -78,10 +119,34 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 			lastTx = d.Tx
 		}
 	}
+	// Every transaction since is the restore's own bookkeeping.
 	if basis := db.BasisT(); datomic.ToT(lastTx) != basis {
-		return st, fmt.Errorf("%w: its basis is t %d but the last restored transaction is t %d; restore into a fresh database", ErrTargetModified, basis, datomic.ToT(lastTx))
+		if err := checkOnlyBookkeeping(ctx, target, st, datomic.ToT(lastTx)+1); err != nil {
+			return st, fmt.Errorf("%w: %w; restore into a fresh database", ErrTargetModified, err)
+		}
 	}
 	return st, nil
+}
+
+// checkOnlyBookkeeping fails unless every target transaction from t on
+// touches only the restore's bookkeeping attributes (a restore's schema
+// upgrade).
+func checkOnlyBookkeeping(ctx context.Context, target datomic.Conn, st targetState, t int64) error {
+	own := map[int64]bool{st.origAttr: true, st.markerAttr: true, st.lineageAttr: true, st.linkAttr: true}
+	for tx, err := range target.TxRange(ctx, t, 0) {
+		if err != nil {
+			return fmt.Errorf("read target log: %w", err)
+		}
+		for _, d := range tx.Datoms {
+			if v, ok := d.V.(int64); ok && own[v] {
+				continue // installs a bookkeeping attribute
+			}
+			if d.E != d.Tx && !own[d.E] {
+				return fmt.Errorf("the target's transaction t %d, after the last restored one, asserted %s", tx.T, d)
+			}
+		}
+	}
+	return nil
 }
 
 // checkTargetEmpty fails unless the target's log holds nothing but
@@ -100,41 +165,107 @@ func checkTargetEmpty(ctx context.Context, target datomic.Conn) error {
 	return nil
 }
 
-// setUpTarget installs the bookkeeping attributes in one transaction dated
-// at instant, the first source transaction's, so that every restored
-// transaction may carry its original, never earlier, instant.
-func setUpTarget(ctx context.Context, target datomic.Conn, instant time.Time) (targetState, error) {
-	ops := []datomic.Op{
-		datomic.EntityMap{
+// bookkeepingSchema returns the entity maps installing the bookkeeping
+// attributes named in which.
+func bookkeepingSchema(which ...datomic.Keyword) []datomic.Op {
+	defs := map[datomic.Keyword]datomic.EntityMap{
+		OriginalIDAttr: {
 			"db/ident":       OriginalIDAttr,
 			"db/valueType":   datomic.Keyword("db.type/long"),
 			"db/cardinality": datomic.Keyword("db.cardinality/one"),
 			"db/unique":      datomic.Keyword("db.unique/value"),
 			"db/doc":         "Entity id in the source database this entity was restored from (dcbackup).",
 		},
-		datomic.EntityMap{
+		LastSourceTAttr: {
 			"db/ident":       LastSourceTAttr,
 			"db/valueType":   datomic.Keyword("db.type/long"),
 			"db/cardinality": datomic.Keyword("db.cardinality/one"),
 			"db/noHistory":   true,
 			"db/doc":         "Basis t of the last source transaction restored into this database (dcbackup).",
 		},
-		datomic.EntityMap{datomic.DBID: datomic.TxTempID, "db/txInstant": instant},
+		SourceLineageAttr: {
+			"db/ident":       SourceLineageAttr,
+			"db/valueType":   datomic.Keyword("db.type/string"),
+			"db/cardinality": datomic.Keyword("db.cardinality/one"),
+			"db/doc":         "Lineage fingerprint of the source database this database was restored from (dcbackup).",
+		},
+		SourceLinkAttr: {
+			"db/ident":       SourceLinkAttr,
+			"db/valueType":   datomic.Keyword("db.type/string"),
+			"db/cardinality": datomic.Keyword("db.cardinality/one"),
+			"db/noHistory":   true,
+			"db/doc":         "t and digest of a source transaction restored into this database (dcbackup).",
+		},
 	}
-	if _, err := target.Transact(ctx, ops); err != nil {
-		return targetState{}, fmt.Errorf("install restore bookkeeping attributes: %w", err)
+	ops := make([]datomic.Op, 0, len(which))
+	for _, kw := range which {
+		ops = append(ops, defs[kw])
 	}
+	return ops
+}
+
+// setUpTarget installs the bookkeeping attributes the target lacks, in one
+// transaction dated at instant: a fresh target's is the first source
+// transaction's instant, so that every restored transaction may carry its
+// original, never earlier, instant; an older restore's target gets the
+// instant of its latest transaction.
+func setUpTarget(ctx context.Context, target datomic.Conn, st targetState, instant time.Time) (targetState, error) {
+	var missing []datomic.Keyword
 	db, err := target.DB(ctx)
 	if err != nil {
-		return targetState{}, fmt.Errorf("read target database: %w", err)
+		return st, fmt.Errorf("read target database: %w", err)
 	}
-	st := targetState{lastT: -1, setUp: true}
-	var ok1, ok2 bool
-	if st.origAttr, ok1, err = db.Entid(ctx, OriginalIDAttr); err == nil {
-		st.markerAttr, ok2, err = db.Entid(ctx, LastSourceTAttr)
+	_, have, err := bookkeepingIDs(ctx, db)
+	if err != nil {
+		return st, err
 	}
-	if err != nil || !ok1 || !ok2 {
-		return st, fmt.Errorf("bookkeeping attributes missing after install (err %v)", err)
+	for i, kw := range bookkeepingAttrs {
+		if !have[i] {
+			missing = append(missing, kw)
+		}
 	}
+	if len(missing) > 0 {
+		ops := append(bookkeepingSchema(missing...), datomic.EntityMap{datomic.DBID: datomic.TxTempID, "db/txInstant": instant})
+		if _, err := target.Transact(ctx, ops); err != nil {
+			return st, fmt.Errorf("install restore bookkeeping attributes: %w", err)
+		}
+		if db, err = target.DB(ctx); err != nil {
+			return st, fmt.Errorf("read target database: %w", err)
+		}
+	}
+	ids, have, err := bookkeepingIDs(ctx, db)
+	if err != nil {
+		return st, err
+	}
+	for i, kw := range bookkeepingAttrs {
+		if !have[i] {
+			return st, fmt.Errorf("bookkeeping attribute %s missing after install", kw)
+		}
+	}
+	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr = ids[0], ids[1], ids[2], ids[3]
+	st.setUp, st.complete = true, true
 	return st, nil
+}
+
+// latestInstant returns the :db/txInstant of the target's latest
+// transaction.
+func latestInstant(ctx context.Context, target datomic.Conn) (time.Time, error) {
+	db, err := target.DB(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read target database: %w", err)
+	}
+	basis := db.BasisT()
+	instAttr, ok, err := db.Entid(ctx, txInstantAttr)
+	if err != nil || !ok {
+		return time.Time{}, errors.Join(errors.New("read target schema: no :db/txInstant"), err)
+	}
+	for d, err := range db.Datoms(ctx, datomic.EAVT, datomic.TxID(basis), instAttr) {
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read target's latest instant: %w", err)
+		}
+		if t, ok := d.V.(time.Time); ok {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("the target's latest transaction, t %d, has no :db/txInstant", basis)
 }

@@ -23,6 +23,11 @@ type ReplicateOptions struct {
 	// OnLag, if set, is called after every poll with how far the target is
 	// behind the store.
 	OnLag func(Lag)
+	// WaitForFirstBackup makes Replicate poll a store that holds no
+	// segment of the database yet, with a Warn record each poll, instead of
+	// returning ErrNoSegments (a mistyped name would otherwise poll
+	// forever without a word).
+	WaitForFirstBackup bool
 }
 
 // Lag says how far a replica is behind its backup.
@@ -77,6 +82,9 @@ func Replicate(ctx context.Context, db string, store BackupStore, target datomic
 		}
 		var wait time.Duration
 		switch {
+		case errors.Is(err, ErrNoSegments) && opts.WaitForFirstBackup:
+			wait = bo.idle()
+			log.Warn("replicate: waiting for the store's first segment", "err", err, "retry_in", wait)
 		case err != nil && !isTransient(err):
 			return err
 		case err != nil:
@@ -114,6 +122,8 @@ func isTransient(err error) bool {
 	for _, permanent := range []error{
 		ErrCorruptSegment, ErrGap, ErrTargetNotEmpty, ErrTargetModified,
 		ErrWrongDatabase, ErrBootstrapMismatch, ErrInvalidDBName,
+		ErrNoSegments, ErrChainBroken, ErrSourceMismatch, ErrUnsupportedSegmentVersion,
+		ErrSegmentTooLarge, ErrNoKey,
 	} {
 		if errors.Is(err, permanent) {
 			return false
@@ -140,16 +150,26 @@ type ContinuousBackupOptions struct {
 	// MaxFailures stops the loop with the last error after this many
 	// consecutive failures (0: never stop).
 	MaxFailures int
+	// ScrubInterval is how often the loop checks the whole store instead
+	// of only its newest segment: on its first run and then every
+	// ScrubInterval it calls Backup, which reads every segment's header,
+	// moves damaged segments aside and backs up every gap and damaged
+	// range again (BackupResult.Healed); the other runs call BackupNext.
+	// Default 1 hour; negative: only on the first run.
+	ScrubInterval time.Duration
 	// OnResult, if set, is called after every BackupNext call with its
 	// result and error: the place to export metrics and raise alerts.
 	OnResult func(BackupResult, error)
 }
 
 // ContinuousBackup backs db up into store until ctx ends: BackupNext as
-// long as there is more, then a pause of Interval. Failures are retried with
-// backoff and reported through OnResult; a run of MaxFailures failures ends
-// the loop with an error wrapping the last one. It returns ctx's error when
-// ctx ends.
+// long as there is more, then a pause of Interval; on its first run and
+// every ScrubInterval, a Backup that checks and heals the whole store.
+// Failures are retried with backoff and reported through OnResult; a run of
+// MaxFailures failures ends the loop with an error wrapping the last one. A
+// source that does not continue the store (ErrSourceMismatch) is retried
+// like any failure, so that OnResult keeps reporting it. It returns ctx's
+// error when ctx ends.
 func ContinuousBackup(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *ContinuousBackupOptions) error {
 	if opts == nil {
 		opts = &ContinuousBackupOptions{}
@@ -161,10 +181,25 @@ func ContinuousBackup(ctx context.Context, db string, conn datomic.Conn, store B
 	if bo.max <= 0 {
 		bo.max = 10 * time.Minute
 	}
+	scrubEvery := opts.ScrubInterval
+	if scrubEvery == 0 {
+		scrubEvery = time.Hour
+	}
 	log := loggerOrDiscard(opts.Backup.Logger).With("db", db)
 	failures := 0
+	var lastScrub time.Time
 	for {
-		res, err := BackupNext(ctx, db, conn, store, &opts.Backup)
+		var res BackupResult
+		var err error
+		if lastScrub.IsZero() || (scrubEvery > 0 && time.Since(lastScrub) >= scrubEvery) {
+			res, err = Backup(ctx, db, conn, store, &opts.Backup)
+			if err == nil {
+				lastScrub = time.Now()
+				log.Info("store checked", "healed", res.Healed, "segments_written", res.Segments, "end_t", res.EndT)
+			}
+		} else {
+			res, err = BackupNext(ctx, db, conn, store, &opts.Backup)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

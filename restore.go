@@ -36,15 +36,19 @@ type RestoreOptions struct {
 	// :db/force-partition directive, which Datomic Pro releases before 2023
 	// do not know; it is only sent for entities outside those defaults.
 	IgnorePartitions bool
-	// Prefetch is the number of segments loaded and decoded ahead of the
-	// one being applied (default 2).
+	// Prefetch is the number of segments loaded and decoded at once, ahead
+	// of the one being applied (default 8): enough to hide an object
+	// store's latency. Memory is bounded by about twice as many decoded
+	// segments.
 	Prefetch int
 	// CacheSize bounds the source-to-target id cache, in entries
 	// (default 1<<20).
 	CacheSize int
-	// Decode sets decoding limits for segments.
+	// Decode sets decoding limits, and the identities that open encrypted
+	// segments.
 	Decode DecodeOptions
-	// Logger receives one record per segment restored (default: silent).
+	// Logger receives an Info record per segment restored and Debug
+	// records of the checks made (default: silent).
 	Logger *slog.Logger
 	// Progress, if set, is called after every segment restored.
 	Progress func(Progress)
@@ -52,7 +56,7 @@ type RestoreOptions struct {
 
 func (o *RestoreOptions) prefetch() int {
 	if o.Prefetch <= 0 {
-		return 2
+		return 8
 	}
 	return o.Prefetch
 }
@@ -98,15 +102,21 @@ type restorer struct {
 	listHint int64
 	// lastSegStart is the StartT of the last segment applied.
 	lastSegStart int64
-	// dec decodes the segments loaded by the restoring goroutine itself.
-	dec *SegmentDecoder
+	// oneSegment stops after the first segment that restores a
+	// transaction (RestoreSegment).
+	oneSegment bool
 	// ops is buildOps' attribute table of the segment being applied.
 	ops *segOps
+	// chain is where the store's chain of segments stands: see chain.go.
+	chain chainState
 }
 
 func newRestorer(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (*restorer, error) {
 	if opts == nil {
 		opts = &RestoreOptions{}
+	}
+	if err := checkCallArgs(db, store, target, "target"); err != nil {
+		return nil, fmt.Errorf("dcbackup: restore %q: %w", db, err)
 	}
 	st, err := readTargetState(ctx, target)
 	if err != nil {
@@ -128,43 +138,15 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 // RestoreSegment restores the next segment of db from store into target:
 // the transactions after the last one restored, up to the end of the
 // segment that holds them. Restored is false when the store has nothing
-// new. It refuses a target holding data that no restore wrote
-// (ErrTargetNotEmpty), a target written to since (ErrTargetModified), a gap
-// in the store (ErrGap), and a corrupt segment (ErrCorruptSegment), applying
-// nothing from it.
+// new. It refuses what Restore refuses, applying nothing of the segment.
 func RestoreSegment(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (RestoreResult, error) {
 	begin := time.Now()
 	r, err := newRestorer(ctx, db, store, target, opts)
 	if err != nil {
 		return RestoreResult{LastT: -1}, err
 	}
-	defer r.close()
-	segs, err := r.listFrom(ctx)
-	if err != nil {
-		return r.result(begin), err
-	}
-	// The next segment with something to apply: empty segments (ranges
-	// without transactions) are passed over.
-	for first := true; ; first = false {
-		info, ok, err := nextInChain(r.db, segs, r.pos)
-		if err != nil || !ok {
-			return r.result(begin), err
-		}
-		seg, err := r.load(ctx, info)
-		if err == nil && first {
-			err = r.checkMarker(ctx, seg, segs)
-		}
-		if err == nil {
-			err = r.apply(ctx, seg)
-		}
-		if errors.Is(err, errStop) {
-			r.res.Stopped = true
-			return r.result(begin), nil
-		}
-		if err != nil || r.res.Restored {
-			return r.result(begin), err
-		}
-	}
+	r.oneSegment = true
+	return r.run(ctx, begin)
 }
 
 // Restore restores every segment of db that the store holds beyond what the
@@ -172,64 +154,127 @@ func RestoreSegment(ctx context.Context, db string, store BackupStore, target da
 // while the current one is applied. It stops when the store has nothing
 // more, at UntilT or UntilInstant, or at the first error; it can be called
 // again to continue (a crash at any point resumes exactly once).
+//
+// It refuses, before applying anything: a store without segments of db
+// (ErrNoSegments); a target holding data that no restore wrote
+// (ErrTargetNotEmpty), or written to since (ErrTargetModified); a target
+// restored from another database, or from a history that diverged from
+// this store's (ErrWrongDatabase); and, before applying anything of the
+// segment concerned, a gap in the store (ErrGap), a segment that does not
+// continue the one before it (ErrChainBroken) and a corrupt segment
+// (ErrCorruptSegment).
 func Restore(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (RestoreResult, error) {
 	begin := time.Now()
 	r, err := newRestorer(ctx, db, store, target, opts)
 	if err != nil {
 		return RestoreResult{LastT: -1}, err
 	}
-	defer r.close()
 	return r.run(ctx, begin)
 }
 
-// run restores every segment available from r.pos on.
+// maxReplans bounds how often one call plans its chain again because
+// segments vanished under it (a compaction replacing them).
+const maxReplans = 8
+
+// run restores the segments available from r.pos on.
 func (r *restorer) run(ctx context.Context, begin time.Time) (RestoreResult, error) {
-	db := r.db
+	err := r.runChain(ctx)
+	if errors.Is(err, errStop) {
+		r.res.Stopped, err = true, nil
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		err = callError("restore", r.db, err)
+	}
+	return r.result(begin), err
+}
+
+func (r *restorer) runChain(ctx context.Context) error {
 	segs, err := r.listFrom(ctx)
 	if err != nil {
-		return r.result(begin), err
+		return err
 	}
-	// Plan the chain of segments first, so that they can be fetched ahead.
-	var chain []SegmentInfo
-	var gapErr error
-	for pos := r.pos; ; {
-		info, ok, err := nextInChain(db, segs, pos)
-		if err != nil {
-			gapErr = err
-			break
+	if err := r.checkTarget(ctx, segs); err != nil {
+		return err
+	}
+	for replans := 0; ; replans++ {
+		chain, gapErr := planChain(r.db, segs, r.pos)
+		if err := r.preflight(ctx, chain); err != nil {
+			return err
 		}
-		if !ok {
-			break
+		done, vanished, err := r.applyChain(ctx, chain)
+		if err != nil || done {
+			return err
+		}
+		if !vanished {
+			return gapErr
+		}
+		if replans >= maxReplans {
+			return fmt.Errorf("segments kept vanishing while they were read (a compaction running?): %w", ErrSegmentNotFound)
+		}
+		r.log.Debug("segments vanished while read; listing again", "t", r.pos)
+		if segs, err = r.listFrom(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// planChain returns the segments a restore applies from pos on, in order;
+// the error names a gap after them, when there is one.
+func planChain(db string, segs []SegmentInfo, pos int64) ([]SegmentInfo, error) {
+	var chain []SegmentInfo
+	for {
+		info, ok, err := nextInChain(db, segs, pos)
+		if err != nil || !ok {
+			return chain, err
 		}
 		chain = append(chain, info)
 		pos = info.EndT
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	loaded := r.prefetch(ctx, chain)
-	first := true
-	for l := range loaded {
-		if l.err != nil {
-			return r.result(begin), l.err
-		}
-		if first {
-			if err := r.checkMarker(ctx, l.seg, segs); err != nil {
-				return r.result(begin), err
+}
+
+// applyChain fetches the chain's segments, several at once, and applies
+// them in order. done reports that the restore ended (its stop point, or
+// one segment for RestoreSegment); vanished that a segment was gone when
+// read, so the chain must be planned again from r.pos.
+func (r *restorer) applyChain(ctx context.Context, chain []SegmentInfo) (done, vanished bool, err error) {
+	newWorker := func() (func(context.Context, SegmentInfo) (*Segment, error), func()) {
+		var dec *SegmentDecoder
+		return func(ctx context.Context, info SegmentInfo) (*Segment, error) {
+				if dec == nil {
+					var err error
+					if dec, err = NewSegmentDecoder(r.opts.Decode); err != nil {
+						return nil, err
+					}
+				}
+				return r.loadWith(ctx, dec, info)
+			}, func() {
+				if dec != nil {
+					dec.Close()
+				}
 			}
-			first = false
+	}
+	for f := range fetchOrdered(ctx, r.opts.prefetch(), chain, newWorker) {
+		if errors.Is(f.err, ErrSegmentNotFound) {
+			return false, true, nil
 		}
-		if err := r.apply(ctx, l.seg); err != nil {
-			if errors.Is(err, errStop) {
-				r.res.Stopped = true
-				return r.result(begin), nil
-			}
-			return r.result(begin), err
+		if f.err != nil {
+			return false, false, f.err
+		}
+		if err := r.chain.enter(r.db, f.res, r.pos); err != nil {
+			return false, false, err
+		}
+		restoredBefore := r.res.Transactions
+		if err := r.apply(ctx, f.res); err != nil {
+			return false, false, err
+		}
+		if r.oneSegment && r.res.Transactions > restoredBefore {
+			return true, false, nil
 		}
 	}
-	if err := ctxErr(ctx, "dcbackup: restore "+db); err != nil {
-		return r.result(begin), err
-	}
-	return r.result(begin), gapErr
+	return false, false, ctx.Err()
 }
 
 func (r *restorer) result(begin time.Time) RestoreResult {
@@ -241,20 +286,37 @@ func (r *restorer) result(begin time.Time) RestoreResult {
 	return res
 }
 
-// listFrom lists the segments that may hold transactions from r.pos on.
+// listFrom lists the segments that may hold transactions from r.pos on. A
+// store that holds no segment of the database at all is ErrNoSegments.
 func (r *restorer) listFrom(ctx context.Context) ([]SegmentInfo, error) {
 	from := max(min(r.listHint, r.pos), 0)
 	segs, err := r.store.List(ctx, r.db, from)
 	if err == nil && from > 0 {
-		if _, ok, gapEnd := nextSegment(segs, r.pos); !ok && gapEnd > 0 {
-			// Looks like a gap: make sure with a full listing.
+		if _, ok, gapEnd := nextSegment(segs, r.pos); !ok && gapEnd > 0 || len(segs) == 0 {
+			// Looks like a gap, or the end: make sure with a full listing.
 			segs, err = r.store.List(ctx, r.db, 0)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: restore %q: list segments: %w", r.db, err)
+		return nil, fmt.Errorf("list segments: %w", err)
+	}
+	if len(segs) == 0 {
+		return nil, fmt.Errorf("%w: %q in %s (is the name right? has it been backed up?)", ErrNoSegments, r.db, storeName(r.store))
 	}
 	return segs, nil
+}
+
+// storeName describes a store in messages.
+func storeName(s BackupStore) string {
+	switch s := s.(type) {
+	case *FSStore:
+		return "filesystem store " + s.Dir()
+	case *S3Store:
+		return "s3://" + s.Bucket() + "/" + s.Prefix()
+	case fmt.Stringer:
+		return s.String()
+	}
+	return fmt.Sprintf("the store (%T)", s)
 }
 
 // nextInChain picks the segment holding pos; ok is false when there is none
@@ -262,129 +324,52 @@ func (r *restorer) listFrom(ctx context.Context) ([]SegmentInfo, error) {
 func nextInChain(db string, segs []SegmentInfo, pos int64) (SegmentInfo, bool, error) {
 	info, ok, gapEnd := nextSegment(segs, pos)
 	if !ok && gapEnd > 0 {
-		return info, false, fmt.Errorf("dcbackup: restore %q: %w", db, &GapError{DB: db, StartT: pos, EndT: gapEnd})
+		return info, false, &GapError{DB: db, StartT: pos, EndT: gapEnd}
+	}
+	if ok && info.EndT <= pos {
+		return info, false, fmt.Errorf("segment %s does not advance the restore past t %d", info, pos)
 	}
 	return info, ok, nil
 }
 
-type loadedSegment struct {
-	seg *Segment
-	err error
-}
-
-// prefetch loads and decodes the chain's segments in a goroutine, at most
-// Prefetch ahead of the consumer.
-func (r *restorer) prefetch(ctx context.Context, chain []SegmentInfo) <-chan loadedSegment {
-	out := make(chan loadedSegment, r.opts.prefetch())
-	go func() {
-		defer close(out)
-		dec, err := NewSegmentDecoder(r.opts.Decode)
-		if err != nil {
-			select {
-			case out <- loadedSegment{nil, fmt.Errorf("dcbackup: restore %q: %w", r.db, err)}:
-			case <-ctx.Done():
-			}
-			return
-		}
-		defer dec.Close()
-		for _, info := range chain {
-			seg, err := r.loadWith(ctx, dec, info)
-			select {
-			case out <- loadedSegment{seg, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return out
-}
-
-// load reads and decodes one segment, checking it belongs to r.db. Only
-// the goroutine that runs the restore calls it (the prefetcher has its own
-// decoder).
-func (r *restorer) load(ctx context.Context, info SegmentInfo) (*Segment, error) {
-	if r.dec == nil {
-		dec, err := NewSegmentDecoder(r.opts.Decode)
-		if err != nil {
-			return nil, fmt.Errorf("dcbackup: restore %q: %w", r.db, err)
-		}
-		r.dec = dec
-	}
-	return r.loadWith(ctx, r.dec, info)
-}
-
-// close releases the restorer's decoder.
-func (r *restorer) close() {
-	if r.dec != nil {
-		r.dec.Close()
-		r.dec = nil
-	}
-}
-
-// loadWith reads and decodes one segment with dec, checking it belongs to
-// r.db.
+// loadWith reads and decodes one segment with dec.
 func (r *restorer) loadWith(ctx context.Context, dec *SegmentDecoder, info SegmentInfo) (*Segment, error) {
 	data, err := r.store.Load(ctx, r.db, info)
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: restore %q: load segment %s: %w", r.db, info, err)
+		return nil, fmt.Errorf("load segment %s: %w", info, err)
 	}
 	seg, err := dec.Decode(data, info)
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: restore %q: segment %s: %w", r.db, info, err)
+		return nil, err
 	}
 	if seg.DB != r.db {
-		return nil, fmt.Errorf("dcbackup: restore %q: segment %s: %w: it was written for %q", r.db, info, ErrWrongDatabase, seg.DB)
+		return nil, &SegmentError{DB: r.db, Seg: info, Err: fmt.Errorf("%w: it was written for %q", ErrWrongDatabase, seg.DB)}
 	}
 	return seg, nil
-}
-
-// checkMarker verifies, when resuming, that the target's last restored t is
-// a transaction of this backup: a target restored from another backup, or
-// from another database, would otherwise continue silently.
-func (r *restorer) checkMarker(ctx context.Context, next *Segment, segs []SegmentInfo) error {
-	last := r.st.lastT
-	if last < 0 {
-		return nil
-	}
-	seg := next
-	if last < next.StartT {
-		info, ok, _ := nextSegment(segs, last)
-		if !ok {
-			return fmt.Errorf("dcbackup: restore %q: %w: the target's last restored source t is %d, which no segment of this backup covers", r.db, ErrTargetModified, last)
-		}
-		var err error
-		if seg, err = r.load(ctx, info); err != nil {
-			return err
-		}
-	}
-	for _, tx := range seg.Txs {
-		if tx.T == last {
-			return nil
-		}
-	}
-	return fmt.Errorf("dcbackup: restore %q: %w: the target's last restored source t is %d, but this backup has no transaction at t %d; it was restored from another backup", r.db, ErrTargetModified, last, last)
 }
 
 // apply restores the transactions of seg that the target does not have yet.
 func (r *restorer) apply(ctx context.Context, seg *Segment) error {
 	applied := 0
 	datoms := 0
-	for _, tx := range seg.Txs {
+	for i, tx := range seg.Txs {
 		if tx.T < r.pos {
 			continue
 		}
-		if r.opts.UntilT > 0 && tx.T > r.opts.UntilT {
+		if r.stopsBefore(seg, tx) {
 			return r.finishSegment(seg, applied, datoms, errStop)
 		}
-		if !r.opts.UntilInstant.IsZero() {
-			if inst, ok := txInstant(seg, tx); ok && inst.After(r.opts.UntilInstant) {
-				return r.finishSegment(seg, applied, datoms, errStop)
+		// The last transaction this call applies from seg records the
+		// link the restore stands at.
+		var link *TxLink
+		if i == len(seg.Txs)-1 || r.stopsBefore(seg, seg.Txs[i+1]) {
+			l, err := r.chain.linkOf(seg, i)
+			if err != nil {
+				return r.finishSegment(seg, applied, datoms, err)
 			}
+			link = &l
 		}
-		if err := r.applyTx(ctx, seg, tx); err != nil {
+		if err := r.applyTx(ctx, seg, tx, link); err != nil {
 			return r.finishSegment(seg, applied, datoms, err)
 		}
 		applied++
@@ -393,7 +378,21 @@ func (r *restorer) apply(ctx context.Context, seg *Segment) error {
 	}
 	r.pos = max(r.pos, seg.EndT)
 	r.lastSegStart = seg.StartT
+	r.chain.leave(seg)
 	return r.finishSegment(seg, applied, datoms, nil)
+}
+
+// stopsBefore reports whether the restore's stop point comes before tx.
+func (r *restorer) stopsBefore(seg *Segment, tx datomic.Tx) bool {
+	if r.opts.UntilT > 0 && tx.T > r.opts.UntilT {
+		return true
+	}
+	if !r.opts.UntilInstant.IsZero() {
+		if inst, ok := txInstant(seg, tx); ok && inst.After(r.opts.UntilInstant) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *restorer) finishSegment(seg *Segment, txs, datoms int, err error) error {
@@ -403,39 +402,70 @@ func (r *restorer) finishSegment(seg *Segment, txs, datoms int, err error) error
 		r.res.Segments++
 		r.res.Transactions += txs
 		r.res.Datoms += datoms
-		r.log.Debug("segment restored", "start_t", seg.StartT, "end_t", seg.EndT, "txs", txs, "datoms", datoms)
+		r.log.Info("segment restored", "start_t", seg.StartT, "end_t", seg.EndT, "txs", txs, "datoms", datoms)
 		r.prog.add(1, txs, datoms, 0, r.res.LastT)
 	}
 	return err
 }
 
-// applyTx restores one source transaction as one target transaction.
-func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx) error {
-	if !r.st.setUp {
-		inst, ok := txInstant(seg, tx)
-		if !ok {
-			return fmt.Errorf("dcbackup: restore %q: source t %d has no :db/txInstant", r.db, tx.T)
+// applyTx restores one source transaction as one target transaction. With
+// link, the transaction also records where the restore stands.
+func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, link *TxLink) error {
+	if !r.st.complete {
+		if err := r.setUp(ctx, seg, tx); err != nil {
+			return err
 		}
-		st, err := setUpTarget(ctx, r.target, inst)
-		if err != nil {
-			return fmt.Errorf("dcbackup: restore %q: %w", r.db, err)
-		}
-		r.st = st
-		r.remap = newRemapper(r.target, st.origAttr, r.opts.CacheSize, true)
 	}
 	ops, err := r.buildOps(ctx, seg, tx)
 	if err != nil {
-		return fmt.Errorf("dcbackup: restore %q: source t %d: %w", r.db, tx.T, err)
+		return fmt.Errorf("source t %d: %w", tx.T, err)
+	}
+	if link != nil {
+		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.linkAttr, V: formatLink(*link)})
+	}
+	if fp := r.chain.lineage; !fp.IsZero() && r.st.lineage != fp.String() {
+		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.lineageAttr, V: fp.String()})
 	}
 	rep, err := r.target.Transact(ctx, ops)
 	if err != nil {
-		return fmt.Errorf("dcbackup: restore %q: source t %d was not restored (nothing of it applied): %w", r.db, tx.T, err)
+		return fmt.Errorf("source t %d was not restored (nothing of it applied): %w", tx.T, err)
 	}
 	if err := r.remap.commit(rep.Tempids); err != nil {
-		return fmt.Errorf("dcbackup: restore %q: source t %d: %w", r.db, tx.T, err)
+		return fmt.Errorf("source t %d: %w", tx.T, err)
+	}
+	if fp := r.chain.lineage; !fp.IsZero() {
+		r.st.lineage = fp.String()
 	}
 	r.st.lastT = tx.T
 	r.res.LastT = tx.T
+	return nil
+}
+
+// setUp installs the bookkeeping attributes the target lacks before the
+// first transaction is restored.
+func (r *restorer) setUp(ctx context.Context, seg *Segment, tx datomic.Tx) error {
+	var instant time.Time
+	if r.st.setUp {
+		var err error
+		if instant, err = latestInstant(ctx, r.target); err != nil {
+			return err
+		}
+	} else {
+		var ok bool
+		if instant, ok = txInstant(seg, tx); !ok {
+			return fmt.Errorf("source t %d has no :db/txInstant", tx.T)
+		}
+	}
+	fresh := !r.st.setUp
+	st, err := setUpTarget(ctx, r.target, r.st, instant)
+	if err != nil {
+		return err
+	}
+	st.lastT, st.lineage, st.link = r.st.lastT, r.st.lineage, r.st.link
+	r.st = st
+	if fresh {
+		r.remap = newRemapper(r.target, st.origAttr, r.opts.CacheSize, true)
+	}
 	return nil
 }
 
@@ -443,7 +473,7 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx) err
 func txInstant(seg *Segment, tx datomic.Tx) (time.Time, bool) {
 	id := tx.ID()
 	for _, d := range tx.Datoms {
-		if d.E == id && d.Added && seg.Attrs[d.A].Ident == "db/txInstant" {
+		if d.E == id && d.Added && seg.Attrs[d.A].Ident == txInstantAttr {
 			t, ok := d.V.(time.Time)
 			return t, ok
 		}

@@ -4,18 +4,28 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
 )
 
-// identAttr is the ident of :db/ident.
-const identAttr datomic.Keyword = "db/ident"
+// Idents of the built-in attributes backup and restore look at.
+const (
+	identAttr     datomic.Keyword = "db/ident"
+	valueTypeAttr datomic.Keyword = "db/valueType"
+	txInstantAttr datomic.Keyword = "db/txInstant"
+)
 
 // sourceSchema is what a backup needs to know about the source beyond its
 // log: the bootstrap entities and the attributes. It is read once per
 // backup call from one database value and is safe for concurrent use.
 type sourceSchema struct {
-	db        datomic.DB
+	db datomic.DB
+	// first is the source log's first transaction (T -1: empty log).
+	first datomic.Tx
+	// renames maps every attribute whose ident changed since it was
+	// installed to its current ident (Segment.Renames).
+	renames   map[int64]datomic.Keyword
 	bootstrap map[int64]datomic.Keyword
 	// maxBootstrap is the highest bootstrap id: an id above it (every
 	// user entity and transaction) needs no lookup in bootstrap.
@@ -32,15 +42,18 @@ type sourceSchema struct {
 // case a Datomic version logs its bootstrap transactions. A restore finds
 // bootstrap entities in the target by ident.
 func loadSourceSchema(ctx context.Context, conn datomic.Conn, db datomic.DB) (*sourceSchema, error) {
-	firstT := int64(-1)
+	s := &sourceSchema{db: db, first: datomic.Tx{T: -1}, bootstrap: map[int64]datomic.Keyword{},
+		attrs: map[int64]datomic.Attribute{}, renames: map[int64]datomic.Keyword{}}
 	for tx, err := range conn.TxRange(ctx, 0, 0) {
 		if err != nil {
 			return nil, fmt.Errorf("read first transaction of the source log: %w", err)
 		}
-		firstT = tx.T
+		s.first = tx
 		break
 	}
-	s := &sourceSchema{db: db, bootstrap: map[int64]datomic.Keyword{}, attrs: map[int64]datomic.Attribute{}}
+	firstT := s.first.T
+	// The transaction that gave each entity its current ident.
+	identTx := map[int64]int64{}
 	for d, err := range db.Datoms(ctx, datomic.AEVT, identAttr) {
 		if err != nil {
 			return nil, fmt.Errorf("read source idents: %w", err)
@@ -49,12 +62,49 @@ func loadSourceSchema(ctx context.Context, conn datomic.Conn, db datomic.DB) (*s
 		if !ok {
 			return nil, fmt.Errorf("source ident of %d is %T, not a keyword", d.E, d.V)
 		}
+		identTx[d.E] = d.Tx
 		if firstT < 0 || datomic.ToT(d.Tx) < firstT || builtinIdent(kw) {
 			s.bootstrap[d.E] = kw
 			s.maxBootstrap = max(s.maxBootstrap, d.E)
 		}
 	}
+	// An attribute whose ident was asserted after its value type was
+	// renamed (or given its ident late).
+	for d, err := range db.Datoms(ctx, datomic.AEVT, valueTypeAttr) {
+		if err != nil {
+			return nil, fmt.Errorf("read source attributes: %w", err)
+		}
+		if tx, ok := identTx[d.E]; ok && tx > d.Tx {
+			kw, _, err := db.Ident(ctx, d.E)
+			if err != nil {
+				return nil, fmt.Errorf("read ident of source attribute %d: %w", d.E, err)
+			}
+			s.renames[d.E] = kw
+		}
+	}
 	return s, nil
+}
+
+// firstInstant returns the :db/txInstant of the log's first transaction.
+func (s *sourceSchema) firstInstant(ctx context.Context) (time.Time, error) {
+	if s.first.T < 0 {
+		return time.Time{}, nil
+	}
+	for _, d := range s.first.Datoms {
+		if d.E != d.Tx || !d.Added {
+			continue
+		}
+		a, err := s.attribute(ctx, d.A)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if a.Ident == txInstantAttr {
+			if t, ok := d.V.(time.Time); ok {
+				return t, nil
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("the source's first transaction, t %d, has no :db/txInstant", s.first.T)
 }
 
 // attribute returns the source attribute with id, cached.

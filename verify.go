@@ -143,10 +143,12 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 
 // verifier translates target datoms into source ids.
 type verifier struct {
-	src, tgt             datomic.DB
-	origAttr, markerAttr int64
-	cache                *idCache[int64]
-	srcAttrs, tgtAttrs   map[int64]datomic.Attribute
+	src, tgt datomic.DB
+	origAttr int64
+	// own holds the target's bookkeeping attributes.
+	own                map[int64]bool
+	cache              *idCache[int64]
+	srcAttrs, tgtAttrs map[int64]datomic.Attribute
 	// srcBookkeeping holds the source's own restore bookkeeping
 	// attributes, when the source was itself a restore target; a restore
 	// leaves them out.
@@ -165,17 +167,18 @@ func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int
 	if err != nil {
 		return nil, fmt.Errorf("dcbackup: verify: read target: %w", err)
 	}
-	orig, ok, err := tdb.Entid(ctx, OriginalIDAttr)
-	if err != nil || !ok {
+	ids, have, err := bookkeepingIDs(ctx, tdb)
+	if err != nil || !have[0] {
 		return nil, err
 	}
-	marker, _, err := tdb.Entid(ctx, LastSourceTAttr)
-	if err != nil {
-		return nil, err
-	}
-	v := &verifier{src: sdb, tgt: tdb, origAttr: orig, markerAttr: marker, cache: newIDCache[int64](cacheSize),
+	v := &verifier{src: sdb, tgt: tdb, origAttr: ids[0], own: map[int64]bool{}, cache: newIDCache[int64](cacheSize),
 		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}, srcBookkeeping: map[int64]bool{}}
-	for _, kw := range []datomic.Keyword{OriginalIDAttr, LastSourceTAttr} {
+	for i, id := range ids {
+		if have[i] {
+			v.own[id] = true
+		}
+	}
+	for _, kw := range bookkeepingAttrs {
 		id, ok, err := sdb.Entid(ctx, kw)
 		if err != nil {
 			return nil, fmt.Errorf("dcbackup: verify: read source schema: %w", err)
@@ -199,14 +202,19 @@ func (v *verifier) originOf(ctx context.Context, ttx datomic.Tx) (int64, bool, e
 	return 0, false, nil
 }
 
-// isSetup reports whether ttx is the restore's own schema transaction.
+// isSetup reports whether ttx is one of the restore's own transactions
+// (installing its bookkeeping attributes): every datom is about them, or
+// the transaction's instant.
 func (v *verifier) isSetup(ttx datomic.Tx) bool {
 	for _, d := range ttx.Datoms {
-		if d.E == v.origAttr || d.E == v.markerAttr {
-			return true
+		if ref, ok := d.V.(int64); ok && v.own[ref] {
+			continue
+		}
+		if d.E != ttx.ID() && !v.own[d.E] {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // compareTx compares one source transaction with its restored copy.
@@ -226,7 +234,7 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 	var misplaced []string
 	lastE := int64(-1)
 	for _, d := range ttx.Datoms {
-		if d.A == v.origAttr || d.A == v.markerAttr {
+		if v.own[d.A] {
 			continue
 		}
 		a := v.attr(ctx, v.tgt, v.tgtAttrs, d.A)

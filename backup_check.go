@@ -1,0 +1,167 @@
+package dcbackup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// maxHealLast bounds how many damaged newest segments BackupNext moves
+// aside in one call before it gives up.
+const maxHealLast = 16
+
+// lastSound returns the store's newest segment that can be read, moving
+// aside the damaged ones above it (counted in res.Healed). ok is false when
+// the store has no sound segment.
+func (r *backupRun) lastSound(ctx context.Context, res *BackupResult) (scannedSegment, bool, error) {
+	for range maxHealLast {
+		info, ok, err := r.store.Last(ctx, r.db)
+		if err != nil {
+			return scannedSegment{}, false, fmt.Errorf("find the last segment: %w", err)
+		}
+		if !ok {
+			return scannedSegment{}, false, nil
+		}
+		s, err := checkHead(ctx, r.db, r.store, info)
+		if err != nil {
+			return s, false, fmt.Errorf("read segment %s: %w", info, err)
+		}
+		switch {
+		case s.Vanished:
+			continue
+		case s.sound():
+			return s, true, nil
+		}
+		if err := r.heal(ctx, &s, res); err != nil {
+			return s, false, err
+		}
+	}
+	return scannedSegment{}, false, fmt.Errorf("the %d newest segments are damaged; run Repair", maxHealLast)
+}
+
+// heal moves a damaged segment out of the store's listing, so that its
+// range is backed up again.
+func (r *backupRun) heal(ctx context.Context, s *scannedSegment, res *BackupResult) error {
+	rm, ok := r.store.(SegmentRemover)
+	if !ok {
+		return fmt.Errorf("segment %s is damaged and this store (%T) cannot move it aside: remove it by hand, then run Repair: %w", s.Info, r.store, s.Err)
+	}
+	where, err := rm.Quarantine(ctx, r.db, s.Info)
+	if errors.Is(err, ErrSegmentNotFound) {
+		return nil // gone meanwhile: someone else healed it
+	}
+	if err != nil {
+		return fmt.Errorf("move damaged segment %s aside: %w", s.Info, err)
+	}
+	res.Healed++
+	r.log.Warn("damaged segment moved aside; its range will be backed up again",
+		"start_t", s.Info.StartT, "end_t", s.Info.EndT, "moved_to", where, "damage", s.Err)
+	return nil
+}
+
+// continues checks that the source continues the store at segment s (its
+// lineage, basis and last transaction) and returns the link a segment
+// written after s continues from.
+func (r *backupRun) continues(ctx context.Context, s scannedSegment, res *BackupResult) (TxLink, error) {
+	h := s.Header
+	if h.Version >= 2 && h.Lineage != r.fp {
+		return TxLink{}, &SourceMismatchError{DB: r.db, Segment: s.Info, What: fmt.Sprintf(
+			"the store holds another database (lineage %s; the source, %s, is lineage %s)", h.Lineage, r.lineage, r.fp)}
+	}
+	last := h.Last
+	if h.Version < 2 {
+		var err error
+		if last, err = r.v1Last(ctx, s.Info); err != nil {
+			return TxLink{}, err
+		}
+	}
+	excised, err := r.links.check(ctx, r.db, storeView{seg: s.Info, last: last})
+	if err != nil {
+		return TxLink{}, err
+	}
+	if excised {
+		res.Excised = true
+		r.log.Warn("the source excised data that the store still holds; PurgeExcised removes it from the store",
+			"t", last.T, "start_t", s.Info.StartT, "end_t", s.Info.EndT)
+	}
+	if last.T < 0 && h.Version < 2 {
+		return r.linkBefore(ctx, s.Info.StartT)
+	}
+	return last, nil
+}
+
+// v1Last returns the link of the last transaction of a version 1 segment,
+// which records none: the digest of its content under the source's
+// lineage, so that comparing it with the source compares the content.
+// T is -1 when the segment holds no transaction.
+func (r *backupRun) v1Last(ctx context.Context, info SegmentInfo) (TxLink, error) {
+	data, err := r.store.Load(ctx, r.db, info)
+	if err != nil {
+		return TxLink{}, fmt.Errorf("load segment %s: %w", info, err)
+	}
+	seg, err := DecodeSegment(data, info, DecodeOptions{DB: r.db})
+	if err != nil {
+		return TxLink{}, err
+	}
+	if len(seg.Txs) == 0 {
+		return NoTx, nil
+	}
+	return r.links.link(seg.Txs[len(seg.Txs)-1])
+}
+
+// linkBefore returns the link of the source's last transaction before t:
+// the Last of a sound segment that ends at t, checked against the source,
+// or else read from the source's log, going back one listed segment's
+// range at a time.
+func (r *backupRun) linkBefore(ctx context.Context, t int64) (TxLink, error) {
+	if t == 0 {
+		return NoTx, nil
+	}
+	segs, err := r.store.List(ctx, r.db, 0)
+	if err != nil {
+		return TxLink{}, fmt.Errorf("list segments: %w", err)
+	}
+	for _, info := range segs {
+		if info.EndT != t {
+			continue
+		}
+		s, err := checkHead(ctx, r.db, r.store, info)
+		if err != nil {
+			return TxLink{}, err
+		}
+		if s.sound() && s.Header.Version >= 2 {
+			var res BackupResult
+			return r.continues(ctx, s, &res)
+		}
+	}
+	// Read the source backwards, a segment's range at a time.
+	starts := []int64{0}
+	for _, info := range segs {
+		if info.StartT < t {
+			starts = append(starts, info.StartT)
+		}
+	}
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	end := t
+	for i := len(starts) - 1; i >= 0; i-- {
+		from := starts[i]
+		var last *TxLink
+		for tx, err := range r.conn.TxRange(ctx, from, end) {
+			if err != nil {
+				return TxLink{}, fmt.Errorf("read log [%d, %d): %w", from, end, err)
+			}
+			l, err := r.links.link(tx)
+			if err != nil {
+				return TxLink{}, err
+			}
+			last = &l
+		}
+		if last != nil {
+			return *last, nil
+		}
+		end = from
+	}
+	return NoTx, nil
+}

@@ -1,0 +1,361 @@
+package dcbackup
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dcbackup/dcbackup/datomic"
+	"golang.org/x/sync/errgroup"
+)
+
+// Backup brings the store up to date with the source as it is now. It
+// checks every segment's header (a ranged read where the store has one)
+// and moves damaged segments aside (Healed), checks that the source
+// continues the store at every boundary it will write next to (see
+// BackupNext; ErrSourceMismatch otherwise, before anything is written),
+// then backs up every range of [0, basis] that no sound segment covers (all
+// of it on a first run) in parallel, with at most Concurrency ranges at a
+// time. It is resumable: a run that failed or was cancelled leaves only
+// whole segments, and the next run does only what is missing. The first
+// error cancels the rest and is returned.
+func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
+	return backupCall(ctx, "backup", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
+		var res BackupResult
+		st, err := r.checkStore(ctx, scanHeaders, &res)
+		if err != nil {
+			return res, err
+		}
+		filled, err := r.fillGaps(ctx, st, r.basis+1)
+		res.add(filled)
+		if err == nil {
+			res.EndT = r.basis + 1
+		}
+		return res, err
+	})
+}
+
+// Repair reads every segment of db's store in full (checksums, decoding,
+// digests), moves damaged segments aside (Healed), and backs up from the
+// source every range that no sound segment covers, in parallel, after the
+// same checks as Backup. It only fills holes: it does not extend the backup
+// past the end of its last segment (BackupNext or Backup do that). EndT is
+// that end: the store covers [0, EndT) without a gap once Repair succeeds.
+func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
+	return backupCall(ctx, "repair", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
+		var res BackupResult
+		st, err := r.checkStore(ctx, scanFull, &res)
+		if err != nil {
+			return res, err
+		}
+		filled, err := r.fillGaps(ctx, st, st.end)
+		res.add(filled)
+		if err == nil {
+			res.EndT = st.end
+		}
+		return res, err
+	})
+}
+
+// Gaps returns the ranges of source t in [0, end of the last segment) that
+// no sound segment of db covers: it reads every segment's header, so a
+// damaged segment's range is a gap. A healthy store has none.
+func Gaps(ctx context.Context, db string, store BackupStore) ([]Gap, error) {
+	if err := ValidateDBName(db); err != nil {
+		return nil, fmt.Errorf("dcbackup: gaps %q: %w", db, err)
+	}
+	if store == nil {
+		return nil, fmt.Errorf("dcbackup: gaps %q: nil store", db)
+	}
+	scanned, err := scanStore(ctx, db, store, scanOptions{depth: scanHeaders, concurrency: defaultScanConcurrency})
+	if err != nil {
+		return nil, fmt.Errorf("dcbackup: gaps %q: %w", db, err)
+	}
+	var sound []SegmentInfo
+	end := int64(0)
+	for _, s := range scanned {
+		if !s.Vanished {
+			end = max(end, s.Info.EndT)
+		}
+		if s.sound() {
+			sound = append(sound, s.Info)
+		}
+	}
+	return findGaps(sound, end), nil
+}
+
+// defaultScanConcurrency is how many segments a store check reads at once
+// by default: enough to hide an object store's latency.
+const defaultScanConcurrency = 8
+
+// storeState is a checked view of a store.
+type storeState struct {
+	// sound are the segments that can be used, in listing order.
+	sound []scannedSegment
+	// end is the end of the last listed segment, damaged ones included.
+	end int64
+}
+
+// checkStore scans the store to depth, moves damaged segments aside and
+// checks that every sound segment is of the source's lineage.
+func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *BackupResult) (storeState, error) {
+	var st storeState
+	scanned, err := scanStore(ctx, r.db, r.store, scanOptions{depth: depth, concurrency: max(r.opts.concurrency(), defaultScanConcurrency), decode: r.opts.Decode})
+	if err != nil {
+		return st, err
+	}
+	for i := range scanned {
+		s := &scanned[i]
+		switch {
+		case s.Vanished:
+			continue
+		case !s.sound():
+			if err := r.heal(ctx, s, res); err != nil {
+				return st, err
+			}
+		case s.Header.Version >= 2 && s.Header.Lineage != r.fp:
+			return st, &SourceMismatchError{DB: r.db, Segment: s.Info, What: fmt.Sprintf(
+				"the store holds another database (lineage %s; the source, %s, is lineage %s)", s.Header.Lineage, r.lineage, r.fp)}
+		default:
+			st.sound = append(st.sound, *s)
+		}
+		st.end = max(st.end, s.Info.EndT)
+	}
+	r.log.Debug("store checked", "segments", len(scanned), "sound", len(st.sound), "healed", res.Healed)
+	return st, nil
+}
+
+// fillGaps backs up every range of [0, upTo) that no sound segment covers,
+// after checking that the source continues the store on both sides of
+// each.
+func (r *backupRun) fillGaps(ctx context.Context, st storeState, upTo int64) (BackupResult, error) {
+	var res BackupResult
+	infos := make([]SegmentInfo, len(st.sound))
+	for i, s := range st.sound {
+		infos[i] = s.Info
+	}
+	gaps := findGaps(infos, upTo)
+	// The store's newest segment, when no gap follows it.
+	if n := len(st.sound); n > 0 && (len(gaps) == 0 || gaps[len(gaps)-1].EndT <= newest(st.sound).Info.StartT) {
+		if _, err := r.continues(ctx, newest(st.sound), &res); err != nil {
+			return res, err
+		}
+	}
+	var plan []gapPlan
+	for _, g := range gaps {
+		p := gapPlan{Gap: g, prev: NoTx}
+		for _, s := range st.sound {
+			if s.Info.EndT == g.StartT && g.StartT > 0 {
+				prev, err := r.continues(ctx, s, &res)
+				if err != nil {
+					return res, err
+				}
+				p.prev = prev
+				break
+			}
+		}
+		for _, s := range st.sound {
+			if s.Info.StartT == g.EndT && s.Header.Version >= 2 {
+				if err := r.checkSuccessor(ctx, g, s); err != nil {
+					return res, err
+				}
+				p.next, p.hasNext = s.Header.Prev, true
+				break
+			}
+		}
+		plan = append(plan, p)
+	}
+	filled, err := r.fill(ctx, plan)
+	res.add(filled)
+	return res, err
+}
+
+// newest returns the sound segment reaching furthest.
+func newest(segs []scannedSegment) scannedSegment {
+	best := segs[0]
+	for _, s := range segs[1:] {
+		if s.Info.EndT > best.Info.EndT {
+			best = s
+		}
+	}
+	return best
+}
+
+// checkSuccessor checks that the segment s after gap g continues from the
+// source's last transaction before s.
+func (r *backupRun) checkSuccessor(ctx context.Context, g Gap, s scannedSegment) error {
+	view := storeView{seg: SegmentInfo{StartT: g.StartT, EndT: s.Info.StartT}, last: s.Header.Prev}
+	if view.last.T >= 0 && view.last.T < g.StartT {
+		view.seg.StartT = view.last.T
+	}
+	_, err := r.links.check(ctx, r.db, view)
+	if err != nil {
+		return fmt.Errorf("segment %s after the gap %s: %w", s.Info, SegmentInfo{StartT: g.StartT, EndT: g.EndT}, err)
+	}
+	return nil
+}
+
+// gapPlan is a range to back up and the links on both sides of it.
+type gapPlan struct {
+	Gap
+	// prev is the link the range continues from.
+	prev TxLink
+	// next is the Prev of the segment after the range, when there is one.
+	next    TxLink
+	hasNext bool
+}
+
+// fill backs up the planned ranges in parallel pieces. Each piece's first
+// segment continues from the last transaction of the piece before it, so
+// it waits for that piece to end before it is saved (while its
+// transactions are read and encoded); the pieces of a range start in
+// order, so the wait always ends.
+func (r *backupRun) fill(ctx context.Context, plan []gapPlan) (BackupResult, error) {
+	type piece struct {
+		Gap
+		prev func(context.Context) (TxLink, error)
+		done chan TxLink
+		last bool
+		want gapPlan
+	}
+	var pieces []*piece
+	for _, p := range plan {
+		ps, err := r.pieces(ctx, p.Gap)
+		if err != nil {
+			return BackupResult{}, err
+		}
+		for i, g := range ps {
+			pc := &piece{Gap: g, done: make(chan TxLink, 1), last: i == len(ps)-1, want: p}
+			if i == 0 {
+				prev := p.prev
+				pc.prev = func(context.Context) (TxLink, error) { return prev, nil }
+			} else {
+				before := pieces[len(pieces)-1].done
+				pc.prev = func(ctx context.Context) (TxLink, error) {
+					select {
+					case l := <-before:
+						return l, nil
+					case <-ctx.Done():
+						return TxLink{}, ctx.Err()
+					}
+				}
+			}
+			pieces = append(pieces, pc)
+		}
+	}
+	results := make([]BackupResult, len(pieces))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.concurrency())
+	for i, p := range pieces {
+		g.Go(func() error {
+			last, err := r.backupRange(gctx, p.StartT, p.EndT, p.prev, &results[i])
+			if err != nil {
+				return err
+			}
+			if p.last && p.want.hasNext && last != p.want.next {
+				return fmt.Errorf("%w: the range %s, backed up now, ends with %s, but the segment after it continues from %s",
+					ErrChainBroken, SegmentInfo{StartT: p.want.StartT, EndT: p.want.EndT}, last, p.want.next)
+			}
+			p.done <- last
+			return nil
+		})
+	}
+	err := g.Wait()
+	var total BackupResult
+	for _, res := range results {
+		total.add(res)
+	}
+	return total, err
+}
+
+// pieces cuts a range to back up into pieces for the workers. The range
+// is cut from its first transaction on (t starts far above 0 on Datomic
+// Pro, and the t values before it would only make empty pieces); its first
+// piece still starts at the range's start, so no t is left out. A range
+// without transactions stays one piece.
+func (r *backupRun) pieces(ctx context.Context, g Gap) ([]Gap, error) {
+	first := int64(-1)
+	for tx, err := range r.conn.TxRange(ctx, g.StartT, g.EndT) {
+		if err != nil {
+			return nil, fmt.Errorf("read log at t %d: %w", g.StartT, err)
+		}
+		first = tx.T
+		break
+	}
+	if first < 0 {
+		return []Gap{g}, nil
+	}
+	// A piece spans at least MaxTxPerSegment t values (a narrower one
+	// could not fill a segment), except when several workers share the
+	// range: then it is cut into four pieces per worker, so that they stay
+	// busy until the end, but none narrower than a sixteenth of a
+	// segment's transactions.
+	conc := r.opts.concurrency()
+	minSpan := int64(r.opts.maxTx())
+	if conc > 1 {
+		n := int64(conc * 4)
+		even := (g.EndT - first + n - 1) / n
+		minSpan = max(min(minSpan, even), minSpan/16, 1)
+	}
+	ps := splitRanges([]Gap{{StartT: first, EndT: g.EndT}}, conc*4, minSpan)
+	ps[0].StartT = g.StartT
+	return ps, nil
+}
+
+// backupRange writes [start, end) as one or more segments cut at the size
+// limits; the last one ends exactly at end. The first segment continues
+// from prev, asked for only when that segment is complete; the others
+// from the segment before them. It returns the link the range ends with.
+func (r *backupRun) backupRange(ctx context.Context, start, end int64, prev func(context.Context) (TxLink, error), res *BackupResult) (TxLink, error) {
+	b := r.newBuilder(start, TxLink{})
+	first := true
+	var link TxLink
+	finish := func(endT int64) error {
+		b.seg.EndT = endT
+		if first {
+			p, err := prev(ctx)
+			if err != nil {
+				return err
+			}
+			b.seg.Prev, first = p, false
+		}
+		l, err := r.save(ctx, b.seg, res)
+		link = l
+		return err
+	}
+	for tx, err := range r.conn.TxRange(ctx, start, end) {
+		if err != nil {
+			return TxLink{}, fmt.Errorf("read log [%d, %d): %w", start, end, err)
+		}
+		if b.full(r.opts) {
+			if err := finish(tx.T); err != nil {
+				return TxLink{}, err
+			}
+			b = r.newBuilder(tx.T, link)
+		}
+		if err := b.add(ctx, tx); err != nil {
+			return TxLink{}, err
+		}
+	}
+	if err := finish(end); err != nil {
+		return TxLink{}, err
+	}
+	return link, nil
+}
+
+// splitRanges cuts ranges into about n pieces of similar t span, but no
+// piece spans fewer than minSpan t values: each transaction takes at least
+// one t, so a narrower piece could not fill a segment anyway.
+func splitRanges(ranges []Gap, n int, minSpan int64) []Gap {
+	var total int64
+	for _, g := range ranges {
+		total += g.EndT - g.StartT
+	}
+	span := max(total/int64(max(n, 1)), minSpan, 1)
+	var out []Gap
+	for _, g := range ranges {
+		for s := g.StartT; s < g.EndT; s += span {
+			out = append(out, Gap{StartT: s, EndT: min(s+span, g.EndT)})
+		}
+	}
+	return out
+}

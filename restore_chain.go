@@ -1,0 +1,243 @@
+package dcbackup
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// chainState is where a restore stands in its store's chain of segments:
+// the lineage of the segments applied, and the link of the last source
+// transaction applied, which the next segment must continue.
+type chainState struct {
+	// lineage is the store's lineage, once a segment of format version 2
+	// told it (zero until then).
+	lineage LineageFingerprint
+	// last is the link of the last transaction applied (NoTx before the
+	// first); lastKnown reports that its digest is known, not only its t
+	// (a version 1 segment, or a target restored by an older version,
+	// records no digest).
+	last      TxLink
+	lastKnown bool
+}
+
+// enter checks that seg, applied from source t pos on, continues the
+// transactions applied so far: it is of the same lineage, and its view of
+// the last transaction before pos is the one applied.
+func (c *chainState) enter(db string, seg *Segment, pos int64) error {
+	if seg.Version < 2 {
+		return nil
+	}
+	broken := func(format string, args ...any) error {
+		return &SegmentError{DB: db, Seg: seg.Info(), Err: fmt.Errorf("%w: "+format, append([]any{ErrChainBroken}, args...)...)}
+	}
+	fp := seg.Header.Lineage
+	if !c.lineage.IsZero() && fp != c.lineage {
+		return broken("it is of lineage %s, the segments before it of lineage %s: a segment of another database", fp, c.lineage)
+	}
+	c.lineage = fp
+	view := seg.Prev
+	for i := len(seg.Txs) - 1; i >= 0; i-- {
+		if seg.Txs[i].T < pos {
+			var err error
+			if view, err = NewTxDigester(seg.Lineage).Link(seg.Txs[i]); err != nil {
+				return &SegmentError{DB: db, Seg: seg.Info(), Err: corruptf("%v", err)}
+			}
+			break
+		}
+	}
+	if view.T != c.last.T || c.lastKnown && view.Digest != c.last.Digest {
+		return broken("it continues from %s, but the last transaction restored is %s", view, c.last)
+	}
+	return nil
+}
+
+// leave records that every transaction of seg was applied.
+func (c *chainState) leave(seg *Segment) {
+	switch {
+	case seg.Version >= 2:
+		c.last, c.lastKnown = seg.Last, true
+	case len(seg.Txs) > 0:
+		c.last, c.lastKnown = TxLink{T: seg.Txs[len(seg.Txs)-1].T}, false
+	}
+}
+
+// linkOf returns the link of seg's i-th transaction, to be recorded in the
+// target: the header's Last for the last one, else computed; for a version
+// 1 segment, only its t.
+func (c *chainState) linkOf(seg *Segment, i int) (TxLink, error) {
+	switch {
+	case seg.Version < 2:
+		return TxLink{T: seg.Txs[i].T}, nil
+	case i == len(seg.Txs)-1:
+		return seg.Last, nil
+	}
+	return NewTxDigester(seg.Lineage).Link(seg.Txs[i])
+}
+
+// formatLink is how a link is recorded in the target: "<t> <digest hex>",
+// or "<t>" when the digest is not known.
+func formatLink(l TxLink) string {
+	if l.Digest == (TxDigest{}) {
+		return strconv.FormatInt(l.T, 10)
+	}
+	return strconv.FormatInt(l.T, 10) + " " + l.Digest.String()
+}
+
+// parseLink reads a recorded link; known reports that it has a digest.
+func parseLink(s string) (l TxLink, known, ok bool) {
+	ts, hx, hasDigest := strings.Cut(s, " ")
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return l, false, false
+	}
+	l.T = t
+	if !hasDigest {
+		return l, false, true
+	}
+	b, err := hex.DecodeString(hx)
+	if err != nil || len(b) != len(l.Digest) {
+		return l, false, false
+	}
+	copy(l.Digest[:], b)
+	return l, true, true
+}
+
+// checkTarget checks, before anything is applied (and also when there is
+// nothing to apply), that the target was restored from this store's
+// history: the transaction it last restored is in the store, in a segment
+// of the lineage it recorded, with the digest it recorded. It sets the
+// chain's starting point.
+func (r *restorer) checkTarget(ctx context.Context, segs []SegmentInfo) error {
+	last := r.st.lastT
+	if last < 0 {
+		r.chain.last, r.chain.lastKnown = NoTx, true
+		return nil
+	}
+	// Both sentinels match: the store is of another database than the
+	// target's, and the target's marker disagrees with the store.
+	other := func(format string, args ...any) error {
+		return fmt.Errorf("%w (%w): the target was restored from another backup: "+format, append([]any{ErrWrongDatabase, ErrTargetModified}, args...)...)
+	}
+	seg, err := r.segmentHolding(ctx, segs, last)
+	if err != nil {
+		return err
+	}
+	if seg == nil {
+		end := int64(0)
+		for _, s := range segs {
+			end = max(end, s.EndT)
+		}
+		return other("its last restored source transaction is t %d, and this store covers t only up to %d", last, end-1)
+	}
+	if seg.Version >= 2 && r.st.lineage != "" && r.st.lineage != seg.Header.Lineage.String() {
+		return other("it records lineage %s, this store holds lineage %s", r.st.lineage, seg.Header.Lineage)
+	}
+	i := txIndex(seg, last)
+	if i < 0 {
+		return other("its last restored source transaction is t %d, which this store does not have", last)
+	}
+	r.chain.lineage = seg.Header.Lineage
+	r.chain.last, r.chain.lastKnown = TxLink{T: last}, false
+	if seg.Version < 2 {
+		return nil
+	}
+	at, err := r.chain.linkOf(seg, i)
+	if err != nil {
+		return err
+	}
+	r.chain.last, r.chain.lastKnown = at, true
+	rec, known, ok := parseLink(r.st.link)
+	if !ok || !known || r.st.lineage == "" {
+		return nil // restored by a version that recorded no digest
+	}
+	if rec.T != last {
+		// A crash after a transaction that recorded no link: check the
+		// last one recorded.
+		if seg, err = r.segmentHolding(ctx, segs, rec.T); err != nil {
+			return err
+		}
+		if seg == nil || seg.Version < 2 || txIndex(seg, rec.T) < 0 {
+			return other("its restored source transaction t %d is not in this store", rec.T)
+		}
+		if at, err = r.chain.linkOf(seg, txIndex(seg, rec.T)); err != nil {
+			return err
+		}
+	}
+	if at.Digest != rec.Digest {
+		return other("its restored source transaction t %d has digest %s, this store's has %s: the histories diverged", rec.T, rec.Digest, at.Digest)
+	}
+	return nil
+}
+
+// segmentHolding loads the segment a restore would read source t from
+// (nil when none covers it).
+func (r *restorer) segmentHolding(ctx context.Context, segs []SegmentInfo, t int64) (*Segment, error) {
+	info, ok, _ := nextSegment(segs, t)
+	if !ok {
+		return nil, nil
+	}
+	dec, err := NewSegmentDecoder(r.opts.Decode)
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	return r.loadWith(ctx, dec, info)
+}
+
+// txIndex returns the index of seg's transaction at t, or -1.
+func txIndex(seg *Segment, t int64) int {
+	for i, tx := range seg.Txs {
+		if tx.T == t {
+			return i
+		}
+	}
+	return -1
+}
+
+// preflight reads the headers of the chain's segments, several at once,
+// before anything is applied, and checks that they are of one lineage and
+// that each segment that touches the one before it continues from its
+// last transaction.
+func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
+	if len(chain) == 0 {
+		return nil
+	}
+	newWorker := func() (func(context.Context, SegmentInfo) (SegmentHeader, error), func()) {
+		return func(ctx context.Context, info SegmentInfo) (SegmentHeader, error) {
+			return readHeader(ctx, r.db, r.store, info)
+		}, nil
+	}
+	lineage := r.chain.lineage
+	prev, prevKnown := r.chain.last, r.chain.lastKnown
+	prevEnd := r.pos
+	for f := range fetchOrdered(ctx, r.opts.prefetch(), chain, newWorker) {
+		if errors.Is(f.err, ErrSegmentNotFound) {
+			return nil // vanished: applyChain plans again
+		}
+		if f.err != nil {
+			return f.err
+		}
+		h := f.res
+		if h.Version < 2 {
+			prevKnown = false
+			prevEnd = f.item.EndT
+			continue
+		}
+		broken := func(format string, args ...any) error {
+			return &SegmentError{DB: r.db, Seg: f.item, Err: fmt.Errorf("%w: "+format, append([]any{ErrChainBroken}, args...)...)}
+		}
+		if !lineage.IsZero() && h.Lineage != lineage {
+			return broken("it is of lineage %s, the segments before it of lineage %s: a segment of another database", h.Lineage, lineage)
+		}
+		lineage = h.Lineage
+		if f.item.StartT == prevEnd && prevKnown && h.Prev != prev {
+			return broken("it continues from %s, but the segment before it ends with %s", h.Prev, prev)
+		}
+		prev, prevKnown, prevEnd = h.Last, true, f.item.EndT
+	}
+	return ctx.Err()
+}
