@@ -127,3 +127,26 @@ func requireRestoreRefused(t testing.TB, store dcbackup.BackupStore, target dato
 	require.Equal(t, before, basisT(t, target), "target untouched")
 	return err
 }
+
+// testCtx returns a context that ends when the test does or after a
+// minute, so that a regression hangs no wait in a test past that.
+func testCtx(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// backupNextAll calls BackupNext until the store is up to date, with a
+// bound on the number of calls.
+func backupNextAll(t testing.TB, conn datomic.Conn, store dcbackup.BackupStore, opts *dcbackup.BackupOptions) {
+	t.Helper()
+	for range 10000 {
+		res, err := dcbackup.BackupNext(testCtx(t), "db", conn, store, opts)
+		require.NoError(t, err)
+		if !res.More {
+			return
+		}
+	}
+	t.Fatal("BackupNext did not catch up in 10000 calls")
+}

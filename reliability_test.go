@@ -88,6 +88,7 @@ func TestBackupNextResumesAfterFailure(t *testing.T) {
 	store := dcbackup.NewMemStore()
 	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 5}
 	for i := 0; ; i++ {
+		require.Less(t, i, 1000, "BackupNext does not catch up")
 		var s dcbackup.BackupStore = store
 		if i%3 == 1 {
 			s = &saveFailingStore{BackupStore: store, n: 1}
@@ -177,7 +178,7 @@ func TestRacingBackupWriters(t *testing.T) {
 						results[i], errs[i] = dcbackup.Backup(ctx, "db", src, store, opts)
 						return
 					}
-					for {
+					for range 10000 {
 						r, err := dcbackup.BackupNext(ctx, "db", src, store, opts)
 						results[i].Segments += r.Segments
 						results[i].Existing += r.Existing
@@ -245,13 +246,7 @@ func TestBackupNextLeavesAnotherWritersSegment(t *testing.T) {
 	_, err = gen.Run(ctx, 20)
 	require.NoError(t, err)
 	store := dcbackup.NewMemStore()
-	for {
-		r, err := dcbackup.BackupNext(ctx, "db", src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 7})
-		require.NoError(t, err)
-		if !r.More {
-			break
-		}
-	}
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 7})
 	_, err = gen.Run(ctx, 10)
 	require.NoError(t, err)
 	// The stale writer continues from the second-to-last segment, whose
@@ -261,13 +256,7 @@ func TestBackupNextLeavesAnotherWritersSegment(t *testing.T) {
 	require.Zero(t, res.Segments)
 	require.Equal(t, 1, res.Existing)
 	require.True(t, res.More)
-	for {
-		r, err := dcbackup.BackupNext(ctx, "db", src, store, nil)
-		require.NoError(t, err)
-		if !r.More {
-			break
-		}
-	}
+	backupNextAll(t, src, store, nil)
 	requireExactCover(t, store, basisT(t, src)+1)
 	requireRestoresIdentically(t, store, src)
 }

@@ -19,7 +19,7 @@ import (
 // the lag callback, not by sleeping) until the replica has the last source
 // transaction.
 func TestReplicateFollowsContinuousBackup(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
 	src := mem.New(mem.Options{Clock: newStepClock().Now, SharedCounter: true})
 	gen, err := histgen.New(ctx, src, histgen.Config{Seed: 9})
@@ -83,7 +83,7 @@ func TestReplicateFollowsContinuousBackup(t *testing.T) {
 }
 
 func TestReplicateStopsOnCorruption(t *testing.T) {
-	ctx := context.Background()
+	ctx := testCtx(t)
 	store, _ := backedUp(t, 21, 20, 5)
 	n, err := store.List(ctx, "db", 0)
 	require.NoError(t, err)
@@ -113,7 +113,7 @@ func (s *flakyStore) List(ctx context.Context, db string, from int64) ([]dcbacku
 }
 
 func TestReplicateRetriesTransientErrors(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
 	store, src := backedUp(t, 22, 20, 5)
 	flaky := &flakyStore{BackupStore: store}
@@ -146,7 +146,7 @@ func TestReplicateStopsAtStopPoint(t *testing.T) {
 		ts = append(ts, tx.T)
 	}
 	target := newTarget()
-	err := dcbackup.Replicate(context.Background(), "db", store, target, &dcbackup.ReplicateOptions{
+	err := dcbackup.Replicate(testCtx(t), "db", store, target, &dcbackup.ReplicateOptions{
 		PollInterval: time.Millisecond, Restore: dcbackup.RestoreOptions{UntilT: ts[5]},
 	})
 	require.NoError(t, err)
@@ -164,7 +164,7 @@ func (failingStore) Save(context.Context, string, dcbackup.SegmentInfo, []byte) 
 func TestContinuousBackupGivesUpAfterMaxFailures(t *testing.T) {
 	src := newSource(t, 24, 10, false)
 	var results []error
-	err := dcbackup.ContinuousBackup(context.Background(), "db", src, failingStore{dcbackup.NewMemStore()}, &dcbackup.ContinuousBackupOptions{
+	err := dcbackup.ContinuousBackup(testCtx(t), "db", src, failingStore{dcbackup.NewMemStore()}, &dcbackup.ContinuousBackupOptions{
 		Interval: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxFailures: 3,
 		OnResult: func(_ dcbackup.BackupResult, err error) { results = append(results, err) },
 	})

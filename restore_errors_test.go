@@ -3,10 +3,13 @@ package dcbackup_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dcbackup/dcbackup"
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -173,4 +176,73 @@ func TestRestoreCrashAtEveryTransaction(t *testing.T) {
 		}
 	}
 	t.Logf("%d crash points resumed", crashPoints)
+}
+
+// gateConn holds a connection's first Transact at a gate until released.
+type gateConn struct {
+	datomic.Conn
+	arrived chan<- struct{}
+	release <-chan struct{}
+	once    sync.Once
+}
+
+func (c *gateConn) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxReport, error) {
+	c.once.Do(func() {
+		c.arrived <- struct{}{}
+		<-c.release
+	})
+	return c.Conn.Transact(ctx, ops)
+}
+
+// Two restores racing into one target: the marker's compare-and-swap lets
+// exactly one apply each transaction; the loser is refused at its first
+// transaction with nothing applied, and the target holds every source
+// transaction once.
+func TestRacingRestoresApplyEachTransactionOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, src := backedUp(t, 110, 30, 4)
+	target := newTarget()
+	_, err := dcbackup.RestoreSegment(ctx, "db", store, target, nil)
+	require.NoError(t, err)
+
+	arrived := make(chan struct{}, 2)
+	release := make(chan struct{})
+	type outcome struct {
+		res dcbackup.RestoreResult
+		err error
+	}
+	outcomes := make(chan outcome, 2)
+	for range 2 {
+		gated := &gateConn{Conn: target, arrived: arrived, release: release}
+		go func() {
+			res, err := dcbackup.Restore(ctx, "db", store, gated, nil)
+			outcomes <- outcome{res, err}
+		}()
+	}
+	for range 2 {
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			t.Fatal("the restores did not reach their first transaction")
+		}
+	}
+	close(release)
+	var won, lost []outcome
+	for range 2 {
+		o := <-outcomes
+		if o.err == nil {
+			won = append(won, o)
+		} else {
+			lost = append(lost, o)
+		}
+	}
+	require.Len(t, won, 1)
+	require.Len(t, lost, 1)
+	require.ErrorIs(t, lost[0].err, datomic.ErrCASFailed)
+	assert.Zero(t, lost[0].res.Transactions, "the loser applied nothing")
+	assert.ErrorContains(t, lost[0].err, "nothing of it applied")
+	srcTxs, _ := logLen(t, src)
+	rep := requireVerified(t, src, target)
+	assert.Equal(t, srcTxs, rep.Transactions)
 }

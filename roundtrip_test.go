@@ -34,13 +34,7 @@ func TestRoundTripRandomHistories(t *testing.T) {
 				_, err := dcbackup.Backup(ctx, "db", src, store, opts)
 				require.NoError(t, err)
 			} else {
-				for {
-					res, err := dcbackup.BackupNext(ctx, "db", src, store, opts)
-					require.NoError(t, err)
-					if !res.More {
-						break
-					}
-				}
+				backupNextAll(t, src, store, opts)
 			}
 			target, _ := requireRestoresIdentically(t, store, src)
 
