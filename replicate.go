@@ -23,6 +23,11 @@ type ReplicateOptions struct {
 	// OnLag, if set, is called after every poll with how far the target is
 	// behind the store.
 	OnLag func(Lag)
+	// MaxClockSkew is how long Replicate keeps retrying a transaction that
+	// the target refuses as dated in the future (its clock is behind the
+	// source's: :db.error/future-tx-instant) before it gives up with that
+	// error (default 10 minutes).
+	MaxClockSkew time.Duration
 	// WaitForFirstBackup makes Replicate poll a store that holds no
 	// segment of the database yet, with a Warn record each poll, instead of
 	// returning ErrNoSegments (a mistyped name would otherwise poll
@@ -64,6 +69,11 @@ func Replicate(ctx context.Context, db string, store BackupStore, target datomic
 		bo.max = time.Minute
 	}
 	log := loggerOrDiscard(opts.Restore.Logger).With("db", db)
+	maxSkew := opts.MaxClockSkew
+	if maxSkew <= 0 {
+		maxSkew = 10 * time.Minute
+	}
+	var skewSince time.Time
 	hint := int64(0)
 	prog := newProgressReporter("replicate", opts.Restore.Progress)
 	for {
@@ -80,8 +90,18 @@ func Replicate(ctx context.Context, db string, store BackupStore, target datomic
 		if opts.OnLag != nil {
 			opts.OnLag(lag)
 		}
+		if !errors.Is(err, datomic.ErrFutureTxInstant) {
+			skewSince = time.Time{}
+		}
 		var wait time.Duration
 		switch {
+		case errors.Is(err, datomic.ErrFutureTxInstant) && (skewSince.IsZero() || time.Since(skewSince) < maxSkew):
+			if skewSince.IsZero() {
+				skewSince = time.Now()
+			}
+			wait = bo.failed()
+			log.Warn("replicate: the target's clock is behind the source's transaction instants; waiting for it",
+				"err", err, "retry_in", wait, "waiting_since", skewSince)
 		case errors.Is(err, ErrNoSegments) && opts.WaitForFirstBackup:
 			wait = bo.idle()
 			log.Warn("replicate: waiting for the store's first segment", "err", err, "retry_in", wait)

@@ -115,6 +115,9 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 	ops := make([]datomic.Op, 0, len(tx.Datoms)+len(tx.Datoms)/4+4)
 	var oa *opAttr
 	oaID := int64(0)
+	// rewritten are the positions in ops of datoms whose value a rewrite
+	// replaced.
+	var rewritten []int
 	// The entity of the previous datom and its resolution: datoms of one
 	// entity come in runs.
 	lastE, haveE := int64(0), false
@@ -178,11 +181,17 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 				return nil, fmt.Errorf("value of %s: %w", *d, err)
 			}
 		}
+		if oa.rewrite != nil {
+			rewritten = append(rewritten, len(ops))
+		}
 		if d.Added {
 			ops = append(ops, datomic.Add{E: e, A: a, V: v})
 		} else {
 			ops = append(ops, datomic.Retract{E: e, A: a, V: v})
 		}
+	}
+	if len(rewritten) > 1 {
+		ops = collapseRewritten(ops, rewritten)
 	}
 	var force datomic.ForcePartition
 	if !r.opts.IgnorePartitions {
@@ -299,4 +308,56 @@ func installsAttribute(seg *Segment, tx datomic.Tx, e int64) bool {
 		}
 	}
 	return false
+}
+
+// collapseRewritten drops what a rewrite that maps several values to one
+// makes of a transaction: an assertion and a retraction of the same datom
+// (the value changed in the source, not after the rewrite) are both
+// dropped, and a datom asserted twice is asserted once. at are the
+// positions in ops of the rewritten datoms.
+func collapseRewritten(ops []datomic.Op, at []int) []datomic.Op {
+	type key struct {
+		e, a any
+		v    string
+	}
+	keyOf := func(op datomic.Op) (key, bool) {
+		switch o := op.(type) {
+		case datomic.Add:
+			return key{o.E, o.A, datomic.FormatValue(o.V)}, true
+		case datomic.Retract:
+			return key{o.E, o.A, datomic.FormatValue(o.V)}, false
+		}
+		return key{}, false
+	}
+	adds, retracts := map[key]int{}, map[key]int{}
+	drop := map[int]bool{}
+	for _, i := range at {
+		k, added := keyOf(ops[i])
+		switch {
+		case added && retracts[k] > 0:
+			drop[i], drop[retracts[k]-1] = true, true
+			delete(retracts, k)
+		case added && adds[k] > 0:
+			drop[i] = true
+		case added:
+			adds[k] = i + 1
+		case adds[k] > 0:
+			drop[i], drop[adds[k]-1] = true, true
+			delete(adds, k)
+		case retracts[k] > 0:
+			drop[i] = true
+		default:
+			retracts[k] = i + 1
+		}
+	}
+	if len(drop) == 0 {
+		return ops
+	}
+	out := ops[:0]
+	for i, op := range ops {
+		if !drop[i] {
+			out = append(out, op)
+		}
+	}
+	return out
 }

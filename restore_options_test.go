@@ -2,12 +2,17 @@ package dcbackup_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dcbackup/dcbackup"
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/mem"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -136,4 +141,114 @@ func TestRestoreKeepsPartitions(t *testing.T) {
 	rep, err = dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{IgnorePartitions: true})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%v", rep.Differences)
+}
+
+// A rewrite that maps several values to one (a constant or hashing
+// anonymiser) turns an update into an assertion and a retraction of the
+// same datom: the restore drops both, for cardinality one and many, and
+// Verify, told the rewrite, finds the target identical.
+func TestRestoreWithNonInjectiveRewrite(t *testing.T) {
+	rewrite := map[datomic.Keyword]func(any) (any, error){
+		"h/name": func(any) (any, error) { return "anonymous", nil },
+		"h/tags": func(any) (any, error) { return datomic.Keyword("tag/hidden"), nil },
+		"h/nums": func(v any) (any, error) { return v.(int64) % 2, nil },
+	}
+	for seed := uint64(120); seed < 130; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			ctx := testCtx(t)
+			store, src := backedUp(t, seed, 60, 7)
+			target := newTarget()
+			_, err := dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{Rewrite: rewrite})
+			require.NoError(t, err)
+			for _, v := range values(t, target, "h/name") {
+				require.Equal(t, "anonymous", v)
+			}
+			rep, err := dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{Rewrite: rewrite})
+			require.NoError(t, err)
+			require.True(t, rep.OK(), "%v", rep.Differences)
+			rep, err = dcbackup.Verify(ctx, src, target, nil)
+			require.NoError(t, err)
+			require.False(t, rep.OK(), "without the rewrite, Verify sees the difference")
+		})
+	}
+}
+
+func TestVerifyOfAFilteredRestore(t *testing.T) {
+	ctx := testCtx(t)
+	store, src := backedUp(t, 131, 40, 6)
+	filter := func(d datomic.Datom, attr datomic.Attribute) bool { return attr.Ident != "h/name" }
+	target := newTarget()
+	_, err := dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{Filter: filter})
+	require.NoError(t, err)
+	rep, err := dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{Filter: filter})
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%v", rep.Differences)
+	rep, err = dcbackup.Verify(ctx, src, target, nil)
+	require.NoError(t, err)
+	require.False(t, rep.OK())
+	for _, d := range rep.Differences {
+		require.Contains(t, d.What, "missing from target")
+	}
+}
+
+// lateClock reads behind for its first readings, then catches up.
+type lateClock struct {
+	mu       sync.Mutex
+	readings int
+	behind   int // readings before it catches up (-1: never)
+	now      time.Time
+}
+
+func (c *lateClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readings++
+	if c.behind >= 0 && c.readings > c.behind {
+		return c.now.Add(time.Hour)
+	}
+	return c.now
+}
+
+// A standby whose clock is behind the source's is refused transactions
+// dated in its future: Replicate waits for its clock instead of stopping
+// for good, up to MaxClockSkew.
+func TestReplicateWaitsOutClockSkew(t *testing.T) {
+	store, src := backedUp(t, 132, 20, 5)
+	var first time.Time
+	for tx, err := range src.TxRange(testCtx(t), 0, 0) {
+		require.NoError(t, err)
+		for _, d := range tx.Datoms {
+			if at, ok := d.V.(time.Time); ok && d.E == tx.ID() && first.IsZero() {
+				first = at
+			}
+		}
+	}
+	// The target's clock is 2 s behind the source's first instant for its
+	// first ten readings.
+	behind := &lateClock{now: first.Add(-2 * time.Second), behind: 10}
+	target := mem.New(mem.Options{Clock: behind.Now, BootstrapShift: 1000})
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	var skewed int
+	err := dcbackup.Replicate(ctx, "db", store, target, &dcbackup.ReplicateOptions{
+		PollInterval: time.Millisecond, MaxBackoff: time.Millisecond,
+		OnLag: func(l dcbackup.Lag) {
+			if errors.Is(l.Err, datomic.ErrFutureTxInstant) {
+				skewed++
+			}
+			if l.CaughtUp() {
+				cancel()
+			}
+		},
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Positive(t, skewed, "the target refused future instants at first")
+	requireVerified(t, src, target)
+
+	// A clock that never catches up: Replicate gives up after MaxClockSkew.
+	stuck := &lateClock{now: first.Add(-time.Hour), behind: -1}
+	err = dcbackup.Replicate(testCtx(t), "db", store, mem.New(mem.Options{Clock: stuck.Now}), &dcbackup.ReplicateOptions{
+		PollInterval: time.Millisecond, MaxBackoff: time.Millisecond, MaxClockSkew: 20 * time.Millisecond,
+	})
+	require.ErrorIs(t, err, datomic.ErrFutureTxInstant)
 }

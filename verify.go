@@ -21,6 +21,11 @@ type VerifyOptions struct {
 	// the partition it has in the source (for restores made with
 	// RestoreOptions.IgnorePartitions).
 	IgnorePartitions bool
+	// Filter and Rewrite are the restore's (RestoreOptions): Verify then
+	// expects what they made of the source, so that a filtered or
+	// rewritten restore verifies.
+	Filter  func(d datomic.Datom, attr datomic.Attribute) bool
+	Rewrite map[datomic.Keyword]func(v any) (any, error)
 }
 
 // Difference is one way in which a restored target differs from its source.
@@ -72,6 +77,7 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 	v, err := newVerifier(ctx, source, target, opts.CacheSize)
 	if v != nil {
 		v.checkPartitions = !opts.IgnorePartitions
+		v.filter, v.rewrite = opts.Filter, opts.Rewrite
 	}
 	if err != nil {
 		return rep, err
@@ -155,6 +161,9 @@ type verifier struct {
 	srcBookkeeping map[int64]bool
 	// checkPartitions compares the partitions of restored entities.
 	checkPartitions bool
+	// filter and rewrite are the restore's.
+	filter  func(d datomic.Datom, attr datomic.Attribute) bool
+	rewrite map[datomic.Keyword]func(v any) (any, error)
 	err             error
 }
 
@@ -220,6 +229,12 @@ func (v *verifier) isSetup(ttx datomic.Tx) bool {
 // compareTx compares one source transaction with its restored copy.
 func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string {
 	want := map[string]int{}
+	// The keys of the rewritten datoms, without their added flag, to drop
+	// what the restore drops: an assertion and a retraction of one datom.
+	var rewritten [][2]string
+	// rewrittenAdds are the rewritten assertions by key: the target may
+	// already hold one, from another source value with the same rewrite.
+	rewrittenAdds := map[string]datomic.Datom{}
 	for _, d := range stx.Datoms {
 		a := v.attr(ctx, v.src, v.srcAttrs, d.A)
 		if isBookkeeping(a.Ident) || v.srcBookkeeping[d.E] {
@@ -228,7 +243,37 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 		if ref, ok := d.V.(int64); ok && a.IsRef() && v.srcBookkeeping[ref] {
 			continue
 		}
-		want[datomKey(d.E, d.A, d.V, d.Added)]++
+		if v.filter != nil && !(d.E == stx.ID() && a.Ident == txInstantAttr) && !v.filter(d, a) {
+			continue
+		}
+		val := d.V
+		if f := v.rewrite[a.Ident]; f != nil {
+			nv, err := f(val)
+			if err != nil {
+				v.fail(fmt.Errorf("rewrite %s of %s: %w", a.Ident, d, err))
+				continue
+			}
+			val = nv
+			k := datomKey(d.E, d.A, val, d.Added)
+			rewritten = append(rewritten, [2]string{k, datomKey(d.E, d.A, val, !d.Added)})
+			if d.Added {
+				rd := d
+				rd.V = val
+				rewrittenAdds[k] = rd
+			}
+		}
+		want[datomKey(d.E, d.A, val, d.Added)]++
+	}
+	for _, k := range rewritten {
+		// Asserted and retracted: the restore sent neither. Asserted
+		// twice: once.
+		switch n, m := want[k[0]], want[k[1]]; {
+		case n > 0 && m > 0:
+			delete(want, k[0])
+			delete(want, k[1])
+		case n > 1:
+			want[k[0]] = 1
+		}
 	}
 	got := map[string]int{}
 	var misplaced []string
@@ -278,6 +323,9 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 	out := misplaced
 	for k, n := range want {
 		if got[k] < n {
+			if d, ok := rewrittenAdds[k]; ok && v.heldBefore(ctx, stx, d) {
+				continue
+			}
 			out = append(out, "missing from target: "+k)
 		}
 	}
@@ -287,6 +335,24 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 		}
 	}
 	return out
+}
+
+// heldBefore reports whether, before stx, the source entity held a value
+// of d's attribute that the rewrite maps to d's (rewritten) value: the
+// target then holds it already, and the restored assertion was redundant.
+func (v *verifier) heldBefore(ctx context.Context, stx datomic.Tx, d datomic.Datom) bool {
+	a := v.attr(ctx, v.src, v.srcAttrs, d.A)
+	f := v.rewrite[a.Ident]
+	for old, err := range v.src.AsOf(stx.T-1).Datoms(ctx, datomic.EAVT, d.E, d.A) {
+		if err != nil {
+			v.fail(err)
+			return false
+		}
+		if nv, err := f(old.V); err == nil && datomic.ValuesEqual(nv, d.V) {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *verifier) attr(ctx context.Context, db datomic.DB, cache map[int64]datomic.Attribute, id int64) datomic.Attribute {
