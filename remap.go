@@ -57,7 +57,8 @@ func newRemapper(target datomic.Conn, origAttr int64, cacheSize int, fresh bool)
 	}
 }
 
-// beginTx starts remapping source transaction txID.
+// beginTx starts remapping source transaction txID (0 for a transaction
+// of the restore's own, which restores no source transaction).
 func (m *remapper) beginTx(txID int64) {
 	m.txID = txID
 	clear(m.tempids)
@@ -239,7 +240,7 @@ func (m *remapper) commit(tempids map[datomic.TempID]int64) error {
 		}
 	}
 	m.stats.NewEntities += int64(len(m.newIDs))
-	if id, ok := tempids[datomic.TxTempID]; ok {
+	if id, ok := tempids[datomic.TxTempID]; ok && m.txID != 0 {
 		m.cache.put(m.txID, id)
 		if hi := m.maxSeen[datomic.PartTx]; m.txID > hi {
 			m.maxSeen[datomic.PartTx] = m.txID

@@ -107,8 +107,11 @@ type restorer struct {
 	oneSegment bool
 	// ops is buildOps' attribute table of the segment being applied.
 	ops *segOps
-	// chain is where the store's chain of segments stands: see chain.go.
+	// chain is where the store's chain of segments stands.
 	chain chainState
+	// bare are source ids that refs inside tuples of the transaction being
+	// built name, and that the target has no entity for yet.
+	bare []int64
 }
 
 func newRestorer(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (*restorer, error) {
@@ -417,6 +420,15 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 		}
 	}
 	ops, err := r.buildOps(ctx, seg, tx)
+	if errors.Is(err, errNeedsBare) {
+		instant, ok := txInstant(seg, tx)
+		if !ok {
+			return fmt.Errorf("source t %d has no :db/txInstant", tx.T)
+		}
+		if err = r.createBare(ctx, seg, tx, instant); err == nil {
+			ops, err = r.buildOps(ctx, seg, tx)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("source t %d: %w", tx.T, err)
 	}

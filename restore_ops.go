@@ -2,7 +2,10 @@ package dcbackup
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
 )
@@ -193,6 +196,9 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 	if len(rewritten) > 1 {
 		ops = collapseRewritten(ops, rewritten)
 	}
+	if len(r.bare) > 0 {
+		return nil, errNeedsBare
+	}
 	var force datomic.ForcePartition
 	if !r.opts.IgnorePartitions {
 		var err error
@@ -211,6 +217,44 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 		datomic.CAS{E: r.st.markerAttr, A: r.st.markerAttr, Old: markerValue(r.st.lastT), New: tx.T},
 	)
 	return ops, nil
+}
+
+// errNeedsBare: refs inside tuples name entities the target does not have
+// yet (restorer.bare).
+var errNeedsBare = errors.New("tuples refer to entities the target does not have")
+
+// createBare creates, in a transaction of its own dated at instant, an
+// entity for each source id in r.bare, carrying only its original id (and
+// kept in its source partition), so that tuples can refer to them.
+func (r *restorer) createBare(ctx context.Context, seg *Segment, tx datomic.Tx, instant time.Time) error {
+	m := r.remap
+	m.beginTx(0)
+	ops := make([]datomic.Op, 0, len(r.bare)+2)
+	for _, src := range r.bare {
+		if _, ok := m.tempids[src]; ok {
+			continue
+		}
+		t := datomic.TempID("b" + strconv.FormatInt(src, 10))
+		m.tempids[src] = t
+		m.newIDs = append(m.newIDs, src)
+		ops = append(ops, datomic.Add{E: t, A: r.st.origAttr, V: src})
+	}
+	r.bare = r.bare[:0]
+	if !r.opts.IgnorePartitions {
+		force, err := r.partitions(ctx, seg, tx)
+		if err != nil {
+			return err
+		}
+		if force != nil {
+			ops = append(ops, force)
+		}
+	}
+	ops = append(ops, datomic.Add{E: datomic.TxTempID, A: txInstantAttr, V: instant})
+	rep, err := r.target.Transact(ctx, ops)
+	if err != nil {
+		return fmt.Errorf("create the entities that tuples of source t %d refer to: %w", tx.T, err)
+	}
+	return m.commit(rep.Tempids)
 }
 
 // markerValue is the expected current value of the marker: nil before the
@@ -250,7 +294,11 @@ func (r *restorer) remapValue(ctx context.Context, seg *Segment, oa *opAttr, v a
 			}
 			tid, ok := t.(int64)
 			if !ok {
-				return nil, fmt.Errorf("tuple element %d refers to entity %d, created in the same transaction; a tuple cannot hold a tempid", i, id)
+				// An entity without datoms in the target (elided, or never
+				// given any): a tuple cannot hold a tempid, so it must be
+				// created before this transaction.
+				r.bare = append(r.bare, id)
+				continue
 			}
 			out[i] = tid
 		}

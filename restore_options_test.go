@@ -252,3 +252,64 @@ func TestReplicateWaitsOutClockSkew(t *testing.T) {
 	})
 	require.ErrorIs(t, err, datomic.ErrFutureTxInstant)
 }
+
+// A ref tuple naming an entity the target has no datoms of (all elided by
+// a filter) is restored: the restore first creates that entity, bare, so
+// that the tuple can refer to it, as a plain ref would.
+func TestRestoreRefTupleToElidedEntity(t *testing.T) {
+	ctx := testCtx(t)
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	_, err := src.Transact(ctx, []datomic.Op{
+		datomic.EntityMap{"db/ident": kw("e/name"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")},
+		datomic.EntityMap{"db/ident": kw("e/pair"), "db/valueType": kw("db.type/tuple"),
+			"db/tupleTypes": datomic.Tuple{kw("db.type/ref"), kw("db.type/long")}, "db/cardinality": kw("db.cardinality/one")},
+		datomic.EntityMap{"db/ident": kw("e/friend"), "db/valueType": kw("db.type/ref"), "db/cardinality": kw("db.cardinality/one")},
+	})
+	require.NoError(t, err)
+	rep, err := src.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("a"), A: kw("e/name"), V: "secret"}})
+	require.NoError(t, err)
+	a := rep.Tempids["a"]
+	_, err = src.Transact(ctx, []datomic.Op{
+		datomic.EntityMap{"e/pair": datomic.Tuple{a, int64(1)}, "e/friend": a},
+		datomic.EntityMap{"e/pair": datomic.Tuple{a, int64(2)}},
+	})
+	require.NoError(t, err)
+	store := dcbackup.NewMemStore()
+	_, err = dcbackup.Backup(ctx, "db", src, store, nil)
+	require.NoError(t, err)
+
+	filter := func(d datomic.Datom, attr datomic.Attribute) bool { return attr.Ident != "e/name" }
+	target := newTarget()
+	res, err := dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{Filter: filter})
+	require.NoError(t, err)
+	srcTxs, _ := logLen(t, src)
+	assert.Equal(t, srcTxs, res.Transactions)
+	assert.Empty(t, values(t, target, "e/name"))
+	pairs := values(t, target, "e/pair")
+	require.Len(t, pairs, 2)
+	assert.Equal(t, pairs[0].(datomic.Tuple)[0], pairs[1].(datomic.Tuple)[0], "both tuples name one entity")
+	friends := values(t, target, "e/friend")
+	require.Len(t, friends, 1)
+	assert.Equal(t, friends[0], pairs[0].(datomic.Tuple)[0], "the plain ref names it too")
+	vrep, err := dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{Filter: filter})
+	require.NoError(t, err)
+	assert.True(t, vrep.OK(), "%v", vrep.Differences)
+
+	// Interrupted at every transaction, before and after it commits, the
+	// restore resumes and ends identical: the transaction creating the
+	// bare entity is the restore's own, not a foreign write.
+	for failAt := 1; failAt <= srcTxs+2; failAt++ {
+		for _, after := range []bool{false, true} {
+			target := newTarget()
+			flaky := &flakyConn{Conn: target, failAt: failAt, afterApply: after}
+			_, err := dcbackup.Restore(ctx, "db", store, flaky, &dcbackup.RestoreOptions{Filter: filter})
+			require.ErrorIs(t, err, errInjectedTransact)
+			_, err = dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{Filter: filter})
+			require.NoError(t, err, "fail at %d, after %v", failAt, after)
+			vrep, err := dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{Filter: filter})
+			require.NoError(t, err)
+			require.True(t, vrep.OK(), "fail at %d, after %v: %v", failAt, after, vrep.Differences)
+		}
+	}
+}

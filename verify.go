@@ -211,15 +211,16 @@ func (v *verifier) originOf(ctx context.Context, ttx datomic.Tx) (int64, bool, e
 	return 0, false, nil
 }
 
-// isSetup reports whether ttx is one of the restore's own transactions
-// (installing its bookkeeping attributes): every datom is about them, or
-// the transaction's instant.
+// isSetup reports whether ttx is one of the restore's own transactions,
+// which restore no source transaction: every datom installs a bookkeeping
+// attribute, gives an entity its original id (an entity created for
+// tuples to refer to) or is the transaction's instant.
 func (v *verifier) isSetup(ttx datomic.Tx) bool {
 	for _, d := range ttx.Datoms {
 		if ref, ok := d.V.(int64); ok && v.own[ref] {
 			continue
 		}
-		if d.E != ttx.ID() && !v.own[d.E] {
+		if d.E != ttx.ID() && !v.own[d.E] && d.A != v.origAttr {
 			return false
 		}
 	}
