@@ -164,7 +164,7 @@ type verifier struct {
 	// filter and rewrite are the restore's.
 	filter  func(d datomic.Datom, attr datomic.Attribute) bool
 	rewrite map[datomic.Keyword]func(v any) (any, error)
-	err             error
+	err     error
 }
 
 func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int) (*verifier, error) {
