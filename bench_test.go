@@ -208,7 +208,7 @@ func runStages(b *testing.B, w *benchWorkload) {
 			reportDatoms(b, total, cpu)
 			b.ReportMetric(100*float64(st.CacheHits)/float64(max(st.CacheHits+st.CacheMisses, 1)), "hit%")
 			b.ReportMetric(float64(st.Lookups), "lookups")
-			b.ReportMetric(float64(st.CertainlyNew), "certainly-new")
+			b.ReportMetric(float64(st.LookupRefs), "lookup-refs")
 		}
 	}
 	b.Run("restore-overhead", restore(func() datomic.Conn { return benchwork.NewNopTarget() }))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
 	"github.com/dcbackup/dcbackup/datomic"
 )
 
@@ -12,33 +14,42 @@ import (
 type RemapStats struct {
 	// CacheHits and CacheMisses count lookups in the bounded id cache.
 	CacheHits, CacheMisses int64
-	// Lookups counts queries of the target's original-id index.
+	// LookupRefs counts ids sent to the target as lookup refs
+	// [:dcbackup/original-id id], which the target resolves itself.
+	LookupRefs int64
+	// Lookups counts requests to the target to resolve ids the restore
+	// needs as numbers (refs inside tuples), each for one or more ids.
 	Lookups int64
-	// CertainlyNew counts ids resolved as new without a lookup because they
-	// are above every source id restored so far in their partition.
-	CertainlyNew int64
 	// NewEntities counts entities the restore created.
 	NewEntities int64
+	// RestoredIDs is the number of source ids the target held when the
+	// restore started, read in one pass of its original-id index (0 for a
+	// fresh target).
+	RestoredIDs int64
+	// IDSetBytes is the memory of the set of restored source ids at the
+	// end of the restore.
+	IDSetBytes int64
 }
 
-// remapper turns source entity ids into target entity ids or tempids.
+// remapper turns source entity ids into target entity ids, lookup refs or
+// tempids.
 //
-// Order of resolution for a source id: the current transaction's entity
-// ("datomic.tx") and its tempids; a bootstrap ident recorded in the segment
-// (looked up in the target by ident, cached); an id above every source id
-// restored so far in its partition (certainly new: entity ids only grow, so
-// neither the cache nor the target is asked); the bounded cache; otherwise
-// the target's original-id index.
+// It keeps the exact set of source ids the target holds (every restored
+// entity and transaction carries its original id), read once from the
+// target's original-id index when a restore resumes, and kept up to date
+// with every transaction. A source id in the set is sent as the lookup ref
+// [:dcbackup/original-id id], which the target resolves in the transaction
+// without a round trip, or as its target id when the bounded cache has
+// it; an id not in the set is a new entity: a tempid carrying its original
+// id. Only refs inside tuples, which cannot hold lookup refs, need target
+// ids: they are resolved in one request per transaction.
 type remapper struct {
 	target   datomic.Conn
 	db       datomic.DB // target value for lookups; nil until needed
 	origAttr int64
+	restored *roaring64.Bitmap
 	cache    *idCache[any] // values are boxed int64 target ids
 	idents   map[datomic.Keyword]int64
-	// maxSeen is, per source partition, the highest source id known to be
-	// restored; a partition absent from the map is not known yet (resume).
-	maxSeen map[int64]int64
-	fresh   bool // the target holds no restored entity yet
 
 	// per transaction
 	txID    int64
@@ -49,12 +60,30 @@ type remapper struct {
 	stats RemapStats
 }
 
-func newRemapper(target datomic.Conn, origAttr int64, cacheSize int, fresh bool) *remapper {
-	return &remapper{
-		target: target, origAttr: origAttr, cache: newIDCache[any](cacheSize),
-		idents: map[datomic.Keyword]int64{}, maxSeen: map[int64]int64{}, fresh: fresh,
-		tempids: map[int64]any{},
+// newRemapper returns a remapper for target; unless the target is fresh,
+// it reads the set of source ids the target holds.
+func newRemapper(ctx context.Context, target datomic.Conn, origAttr int64, cacheSize int, fresh bool) (*remapper, error) {
+	m := &remapper{
+		target: target, origAttr: origAttr, restored: roaring64.New(), cache: newIDCache[any](cacheSize),
+		idents: map[datomic.Keyword]int64{}, tempids: map[int64]any{},
 	}
+	if fresh {
+		return m, nil
+	}
+	db, err := m.targetDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for d, err := range db.IndexRange(ctx, origAttr, nil, nil) {
+		if err != nil {
+			return nil, fmt.Errorf("read the target's original ids: %w", err)
+		}
+		if v, ok := d.V.(int64); ok && v >= 0 {
+			m.restored.Add(uint64(v))
+		}
+	}
+	m.stats.RestoredIDs = int64(m.restored.GetCardinality())
+	return m, nil
 }
 
 // beginTx starts remapping source transaction txID (0 for a transaction
@@ -65,9 +94,13 @@ func (m *remapper) beginTx(txID int64) {
 	m.newIDs = m.newIDs[:0]
 }
 
-// resolve maps source id src to a target entity id (int64) or a tempid.
-// The result is boxed once and shared, so resolving costs no allocation
-// for an id seen before.
+// isRestored reports whether the target holds an entity restored from
+// source id src.
+func (m *remapper) isRestored(src int64) bool { return src >= 0 && m.restored.Contains(uint64(src)) }
+
+// resolve maps source id src to a target entity id (int64), a lookup ref
+// or a tempid. The result is boxed once and shared where it can be, so
+// resolving costs no allocation for an id seen before.
 func (m *remapper) resolve(ctx context.Context, seg *Segment, src int64) (any, error) {
 	if src == m.txID {
 		return datomic.TxTempID, nil
@@ -87,32 +120,34 @@ func (m *remapper) resolve(ctx context.Context, seg *Segment, src int64) (any, e
 		m.cache.put(src, boxed)
 		return boxed, nil
 	}
-	// A certainly new id is in neither the cache nor the target: it is
-	// decided before the cache is probed, which, large, costs a cache
-	// miss of the processor per probe.
-	isNew, err := m.certainlyNew(ctx, src)
-	if err != nil {
-		return nil, err
-	}
-	if !isNew {
+	if m.isRestored(src) {
 		if id, ok := m.cache.get(src); ok {
 			return id, nil
 		}
-		id, found, err := m.lookup(ctx, src)
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			boxed := any(id)
-			m.cache.put(src, boxed)
-			return boxed, nil
-		}
+		m.stats.LookupRefs++
+		return datomic.LookupRef{A: m.origAttr, V: src}, nil
 	}
 	m.name = strconv.AppendInt(append(m.name[:0], 's'), src, 10)
 	var t any = datomic.TempID(m.name)
 	m.tempids[src] = t
 	m.newIDs = append(m.newIDs, src)
 	return t, nil
+}
+
+// resolveAttr resolves src where Datomic takes no lookup ref (an
+// attribute, a partition): like resolve, but a restored entity's target
+// id is looked up when the cache does not hold it.
+func (m *remapper) resolveAttr(ctx context.Context, seg *Segment, src int64) (any, error) {
+	t, err := m.resolve(ctx, seg, src)
+	if _, ok := t.(datomic.LookupRef); !ok || err != nil {
+		return t, err
+	}
+	m.stats.LookupRefs--
+	if err := m.lookupIDs(ctx, []int64{src}); err != nil {
+		return nil, err
+	}
+	id, _ := m.cache.get(src)
+	return id, nil
 }
 
 // bootstrap returns the target id of a bootstrap ident.
@@ -135,82 +170,69 @@ func (m *remapper) bootstrap(ctx context.Context, kw datomic.Keyword) (int64, er
 	return id, nil
 }
 
-// certainlyNew reports whether src is above every restored source id of its
-// partition.
-func (m *remapper) certainlyNew(ctx context.Context, src int64) (bool, error) {
-	part := datomic.Part(src)
-	hi, ok := m.maxSeen[part]
-	if !ok {
-		if m.fresh {
-			hi = -1
-		} else {
-			var err error
-			if hi, err = m.highestRestored(ctx, part); err != nil {
-				return false, err
+// lookupIDs puts the target ids of the restored source ids srcs into the
+// cache, in one request: a batch lookup where the target has one,
+// otherwise one pass over the range of the original-id index that holds
+// them, or, when that range holds many more ids than wanted, one lookup
+// each.
+func (m *remapper) lookupIDs(ctx context.Context, srcs []int64) error {
+	db, err := m.targetDB(ctx)
+	if err != nil {
+		return err
+	}
+	lo, hi := srcs[0], srcs[0]
+	want := make(map[int64]bool, len(srcs))
+	for _, s := range srcs {
+		lo, hi = min(lo, s), max(hi, s)
+		want[s] = true
+	}
+	found := func(src, id int64) {
+		if want[src] {
+			m.cache.put(src, id)
+			delete(want, src)
+		}
+	}
+	if br, ok := db.(datomic.BatchResolver); ok {
+		m.stats.Lookups++
+		vals := make([]any, len(srcs))
+		for i, s := range srcs {
+			vals[i] = s
+		}
+		ids, err := br.ResolveLookupRefs(ctx, m.origAttr, vals)
+		if err != nil {
+			return fmt.Errorf("look up original ids in target: %w", err)
+		}
+		for i, id := range ids {
+			if id != 0 {
+				found(srcs[i], id)
 			}
 		}
-		m.maxSeen[part] = hi
-	}
-	if src > hi {
-		m.stats.CertainlyNew++
-		return true, nil
-	}
-	return false, nil
-}
-
-// highestRestored finds the highest source id of partition part that has an
-// original-id in the target, by binary search over the original-id index
-// (about 42 probes, once per partition when a restore resumes).
-func (m *remapper) highestRestored(ctx context.Context, part int64) (int64, error) {
-	lo, hi := datomic.EntityID(part, 0), datomic.EntityID(part+1, 0) // search in [lo, hi)
-	found := int64(-1)
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		first, err := m.anyRestoredIn(ctx, mid, hi)
-		if err != nil {
-			return 0, err
+	} else if span := m.restored.Rank(uint64(hi)) - m.restored.Rank(uint64(lo)) + 1; span <= uint64(4*len(srcs)+64) {
+		m.stats.Lookups++
+		for d, err := range db.IndexRange(ctx, m.origAttr, lo, hi+1) {
+			if err != nil {
+				return fmt.Errorf("look up original ids in target: %w", err)
+			}
+			if v, ok := d.V.(int64); ok {
+				found(v, d.E)
+			}
 		}
-		if first >= 0 {
-			found = first
-			lo = first + 1
-		} else {
-			hi = mid
+	} else {
+		for _, s := range srcs {
+			m.stats.Lookups++
+			for d, err := range db.Datoms(ctx, datomic.AVET, m.origAttr, s) {
+				if err != nil {
+					return fmt.Errorf("look up original id %d in target: %w", s, err)
+				}
+				found(s, d.E)
+				break
+			}
 		}
 	}
-	return found, nil
-}
-
-// anyRestoredIn returns the lowest restored source id in [from, to), or -1.
-func (m *remapper) anyRestoredIn(ctx context.Context, from, to int64) (int64, error) {
-	db, err := m.targetDB(ctx)
-	if err != nil {
-		return 0, err
+	for s := range want {
+		return fmt.Errorf("the target has no entity with original id %d, though it was restored", s)
 	}
-	for d, err := range db.IndexRange(ctx, m.origAttr, from, to) {
-		if err != nil {
-			return 0, fmt.Errorf("scan target original ids: %w", err)
-		}
-		if v, ok := d.V.(int64); ok {
-			return v, nil
-		}
-	}
-	return -1, nil
-}
-
-// lookup finds the target entity restored from source id src.
-func (m *remapper) lookup(ctx context.Context, src int64) (int64, bool, error) {
-	m.stats.Lookups++
-	db, err := m.targetDB(ctx)
-	if err != nil {
-		return 0, false, err
-	}
-	for d, err := range db.Datoms(ctx, datomic.AVET, m.origAttr, src) {
-		if err != nil {
-			return 0, false, fmt.Errorf("look up original id %d in target: %w", src, err)
-		}
-		return d.E, true, nil
-	}
-	return 0, false, nil
+	return nil
 }
 
 func (m *remapper) targetDB(ctx context.Context) (datomic.DB, error) {
@@ -234,17 +256,12 @@ func (m *remapper) commit(tempids map[datomic.TempID]int64) error {
 			return fmt.Errorf("target did not resolve tempid %s", name)
 		}
 		m.cache.put(src, id)
-		part := datomic.Part(src)
-		if hi, ok := m.maxSeen[part]; !ok || src > hi {
-			m.maxSeen[part] = src
-		}
+		m.restored.Add(uint64(src))
 	}
 	m.stats.NewEntities += int64(len(m.newIDs))
 	if id, ok := tempids[datomic.TxTempID]; ok && m.txID != 0 {
 		m.cache.put(m.txID, id)
-		if hi := m.maxSeen[datomic.PartTx]; m.txID > hi {
-			m.maxSeen[datomic.PartTx] = m.txID
-		}
+		m.restored.Add(uint64(m.txID))
 	}
 	// Later lookups must see this transaction.
 	m.db = nil
@@ -254,5 +271,6 @@ func (m *remapper) commit(tempids map[datomic.TempID]int64) error {
 func (m *remapper) snapshot() RemapStats {
 	s := m.stats
 	s.CacheHits, s.CacheMisses = m.cache.hits, m.cache.miss
+	s.IDSetBytes = int64(m.restored.GetSizeInBytes())
 	return s
 }

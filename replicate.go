@@ -74,10 +74,13 @@ func Replicate(ctx context.Context, db string, store BackupStore, target datomic
 		maxSkew = 10 * time.Minute
 	}
 	var skewSince time.Time
-	hint := int64(0)
 	prog := newProgressReporter("replicate", opts.Restore.Progress)
+	var prev *restorer
 	for {
-		res, err := replicateOnce(ctx, db, store, target, &opts.Restore, &hint, prog)
+		res, r, err := replicateOnce(ctx, db, store, target, &opts.Restore, prev, prog)
+		if r != nil {
+			prev = r
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -121,19 +124,24 @@ func Replicate(ctx context.Context, db string, store BackupStore, target datomic
 	}
 }
 
-func replicateOnce(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions, hint *int64, prog *progressReporter) (RestoreResult, error) {
+// replicateOnce restores what the store holds beyond the target, keeping
+// from the previous poll's restorer its id mapping and where it listed
+// from.
+func replicateOnce(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions, prev *restorer, prog *progressReporter) (RestoreResult, *restorer, error) {
 	begin := time.Now()
-	r, err := newRestorer(ctx, db, store, target, opts)
+	r, err := newRestorer(ctx, db, store, target, opts, prev)
 	if err != nil {
-		return RestoreResult{LastT: -1}, err
+		return RestoreResult{LastT: -1}, nil, err
 	}
-	r.listHint = *hint
+	if prev != nil {
+		r.listHint = prev.lastSegStart
+	}
 	r.prog = prog // progress adds up over polls
 	res, err := r.run(ctx, begin)
-	if r.lastSegStart > 0 {
-		*hint = r.lastSegStart
+	if r.lastSegStart == 0 && prev != nil {
+		r.lastSegStart = prev.lastSegStart
 	}
-	return res, err
+	return res, r, err
 }
 
 // isTransient reports whether err may go away by itself: everything but

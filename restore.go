@@ -110,11 +110,15 @@ type restorer struct {
 	// chain is where the store's chain of segments stands.
 	chain chainState
 	// bare are source ids that refs inside tuples of the transaction being
-	// built name, and that the target has no entity for yet.
-	bare []int64
+	// built name, and that the target has no entity for yet; lookups
+	// those it has, but whose target ids the restore does not know.
+	bare, lookups []int64
 }
 
-func newRestorer(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (*restorer, error) {
+// newRestorer checks the arguments and reads the target's state. prior is
+// the previous restorer of a loop over the same target (Replicate), whose
+// id mapping is kept when no one else wrote to the target since.
+func newRestorer(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions, prior *restorer) (*restorer, error) {
 	if opts == nil {
 		opts = &RestoreOptions{}
 	}
@@ -132,8 +136,14 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 		pos:  st.lastT + 1,
 	}
 	r.res.LastT = st.lastT
-	if st.setUp {
-		r.remap = newRemapper(target, st.origAttr, opts.CacheSize, st.lastT < 0)
+	switch {
+	case prior != nil && prior.remap != nil && prior.st.origAttr == st.origAttr && prior.st.lastT == st.lastT:
+		r.remap = prior.remap
+		r.remap.db = nil
+	case st.setUp:
+		if r.remap, err = newRemapper(ctx, target, st.origAttr, opts.CacheSize, st.lastT < 0); err != nil {
+			return nil, fmt.Errorf("dcbackup: restore %q: %w", db, err)
+		}
 	}
 	return r, nil
 }
@@ -144,7 +154,7 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 // new. It refuses what Restore refuses, applying nothing of the segment.
 func RestoreSegment(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (RestoreResult, error) {
 	begin := time.Now()
-	r, err := newRestorer(ctx, db, store, target, opts)
+	r, err := newRestorer(ctx, db, store, target, opts, nil)
 	if err != nil {
 		return RestoreResult{LastT: -1}, err
 	}
@@ -168,7 +178,7 @@ func RestoreSegment(ctx context.Context, db string, store BackupStore, target da
 // (ErrCorruptSegment).
 func Restore(ctx context.Context, db string, store BackupStore, target datomic.Conn, opts *RestoreOptions) (RestoreResult, error) {
 	begin := time.Now()
-	r, err := newRestorer(ctx, db, store, target, opts)
+	r, err := newRestorer(ctx, db, store, target, opts, nil)
 	if err != nil {
 		return RestoreResult{LastT: -1}, err
 	}
@@ -420,12 +430,8 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 		}
 	}
 	ops, err := r.buildOps(ctx, seg, tx)
-	if errors.Is(err, errNeedsBare) {
-		instant, ok := txInstant(seg, tx)
-		if !ok {
-			return fmt.Errorf("source t %d has no :db/txInstant", tx.T)
-		}
-		if err = r.createBare(ctx, seg, tx, instant); err == nil {
+	if errors.Is(err, errNeedsIDs) {
+		if err = r.prepareIDs(ctx, seg, tx); err == nil {
 			ops, err = r.buildOps(ctx, seg, tx)
 		}
 	}
@@ -476,9 +482,9 @@ func (r *restorer) setUp(ctx context.Context, seg *Segment, tx datomic.Tx) error
 	st.lastT, st.lineage, st.link = r.st.lastT, r.st.lineage, r.st.link
 	r.st = st
 	if fresh {
-		r.remap = newRemapper(r.target, st.origAttr, r.opts.CacheSize, true)
+		r.remap, err = newRemapper(ctx, r.target, st.origAttr, r.opts.CacheSize, true)
 	}
-	return nil
+	return err
 }
 
 // txInstant returns the :db/txInstant of tx.

@@ -169,7 +169,7 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 		a := oa.target
 		if a == nil {
 			var err error
-			if a, err = m.resolve(ctx, seg, d.A); err != nil {
+			if a, err = m.resolveAttr(ctx, seg, d.A); err != nil {
 				return nil, fmt.Errorf("attribute of %s: %w", *d, err)
 			}
 			if _, isID := a.(int64); isID {
@@ -196,8 +196,8 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 	if len(rewritten) > 1 {
 		ops = collapseRewritten(ops, rewritten)
 	}
-	if len(r.bare) > 0 {
-		return nil, errNeedsBare
+	if len(r.bare) > 0 || len(r.lookups) > 0 {
+		return nil, errNeedsIDs
 	}
 	var force datomic.ForcePartition
 	if !r.opts.IgnorePartitions {
@@ -219,9 +219,31 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 	return ops, nil
 }
 
-// errNeedsBare: refs inside tuples name entities the target does not have
-// yet (restorer.bare).
-var errNeedsBare = errors.New("tuples refer to entities the target does not have")
+// errNeedsIDs: refs inside tuples name entities whose target ids are not
+// known (restorer.lookups) or that the target does not have yet
+// (restorer.bare).
+var errNeedsIDs = errors.New("tuples refer to entities without a known target id")
+
+// prepareIDs gives the entities that refs inside tuples of tx name target
+// ids: it looks up the restored ones, in one request, and creates the
+// others.
+func (r *restorer) prepareIDs(ctx context.Context, seg *Segment, tx datomic.Tx) error {
+	if len(r.lookups) > 0 {
+		err := r.remap.lookupIDs(ctx, r.lookups)
+		r.lookups = r.lookups[:0]
+		if err != nil {
+			return err
+		}
+	}
+	if len(r.bare) > 0 {
+		instant, ok := txInstant(seg, tx)
+		if !ok {
+			return fmt.Errorf("source t %d has no :db/txInstant", tx.T)
+		}
+		return r.createBare(ctx, seg, tx, instant)
+	}
+	return nil
+}
 
 // createBare creates, in a transaction of its own dated at instant, an
 // entity for each source id in r.bare, carrying only its original id (and
@@ -292,15 +314,19 @@ func (r *restorer) remapValue(ctx context.Context, seg *Segment, oa *opAttr, v a
 			if err != nil {
 				return nil, err
 			}
-			tid, ok := t.(int64)
-			if !ok {
+			switch t := t.(type) {
+			case int64:
+				out[i] = t
+			case datomic.LookupRef:
+				// A tuple cannot hold a lookup ref: its target id is
+				// looked up before the transaction is built again.
+				r.lookups = append(r.lookups, id)
+			default:
 				// An entity without datoms in the target (elided, or never
-				// given any): a tuple cannot hold a tempid, so it must be
-				// created before this transaction.
+				// given any): a tuple cannot hold a tempid either, so it
+				// is created before this transaction.
 				r.bare = append(r.bare, id)
-				continue
 			}
-			out[i] = tid
 		}
 		return out, nil
 	}
@@ -331,6 +357,12 @@ func (r *restorer) partitions(ctx context.Context, seg *Segment, tx datomic.Tx) 
 			t, err := m.resolve(ctx, seg, p)
 			if err != nil {
 				return nil, fmt.Errorf("partition of entity %d: %w", src, err)
+			}
+			if _, ok := t.(datomic.LookupRef); ok {
+				// The directive takes an id.
+				if t, err = m.resolveAttr(ctx, seg, p); err != nil {
+					return nil, fmt.Errorf("partition of entity %d: %w", src, err)
+				}
 			}
 			id, ok := t.(int64)
 			if !ok {

@@ -81,3 +81,12 @@ type Limited interface {
 	// Limits returns what the database refuses.
 	Limits(ctx context.Context) (Limits, error)
 }
+
+// BatchResolver is implemented by database values that resolve many
+// lookup refs of one unique attribute in one request.
+type BatchResolver interface {
+	// ResolveLookupRefs returns, for each of values, the entity whose
+	// unique attribute attr has that value (0 when none), in the order of
+	// values.
+	ResolveLookupRefs(ctx context.Context, attr any, values []any) ([]int64, error)
+}

@@ -72,8 +72,8 @@ func restoreFunc(ctx context.Context, store dcbackup.BackupStore, target func() 
 		res, err := dcbackup.Restore(ctx, dbName, store, target(), &dcbackup.RestoreOptions{CacheSize: cacheSize})
 		st := res.Remap
 		hits := 100 * float64(st.CacheHits) / float64(max(st.CacheHits+st.CacheMisses, 1))
-		note := fmt.Sprintf("%d transactions; remap: cache hit rate %.1f%% (%d hits, %d misses), %d original-id lookups, %d ids certainly new, %d new entities",
-			res.Transactions, hits, st.CacheHits, st.CacheMisses, st.Lookups, st.CertainlyNew, st.NewEntities)
+		note := fmt.Sprintf("%d transactions; remap: cache hit rate %.1f%% (%d hits, %d misses), %d lookup requests, %d lookup refs, %d new entities, %d-byte id set",
+			res.Transactions, hits, st.CacheHits, st.CacheMisses, st.Lookups, st.LookupRefs, st.NewEntities, st.IDSetBytes)
 		return res.Datoms, 0, note, err
 	}
 }

@@ -99,8 +99,8 @@ func run(ctx context.Context, dataDir string, split int, keep bool) error {
 		}
 		return fmt.Errorf("verify found %d differences", len(rep.Differences))
 	}
-	fmt.Printf("\nverified: %d transactions, %d datoms identical modulo ids; %.1f bytes/datom stored; %d id lookups, %d ids certainly new\n",
-		rep.Transactions, rep.Datoms, float64(bk.Bytes)/float64(max(bk.Datoms, 1)), rs.Remap.Lookups, rs.Remap.CertainlyNew)
+	fmt.Printf("\nverified: %d transactions, %d datoms identical modulo ids; %.1f bytes/datom stored; %d id lookup requests, %d new entities\n",
+		rep.Transactions, rep.Datoms, float64(bk.Bytes)/float64(max(bk.Datoms, 1)), rs.Remap.Lookups, rs.Remap.NewEntities)
 	return nil
 }
 
