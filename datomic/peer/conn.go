@@ -10,253 +10,154 @@ package peer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
-	"sync"
+	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/dcbackup/dcbackup/datomic"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
+	"github.com/dcbackup/dcbackup/datomic/internal/client"
+	"github.com/dcbackup/dcbackup/datomic/internal/sign"
 )
+
+// ContentType is the body encoding the client sends and accepts.
+const ContentType = client.ContentType
+
+// Protocol header names.
+const (
+	HeaderOp     = client.HeaderOp
+	HeaderTarget = client.HeaderTarget
+	HeaderNext   = client.HeaderNext
+)
+
+// ErrMalformed is wrapped by the error of a response that cannot be read:
+// not transit, truncated, or missing what the operation needs. Such errors
+// are *datomic.Error values of category fault that name the operation.
+var ErrMalformed = client.ErrMalformed
+
+// ErrUntrustedServer is wrapped by the TLS error of a server whose
+// certificate is neither pinned nor signed by a trusted anchor.
+var ErrUntrustedServer = client.ErrUntrustedServer
 
 // Conn is a connection to one database of a peer-server. It is safe for
 // concurrent use.
 type Conn struct {
-	c          *client
-	dbName     string
-	databaseID string
-
-	mu       sync.Mutex
-	t, nextT int64
-
-	types typeCache
-	sys   identCache // idents of bootstrap entities, stable for the database
+	c *client.Conn
 }
 
-var (
-	_ datomic.Conn = (*Conn)(nil)
-	_ datomic.DB   = (*DB)(nil)
-)
+// DB is a database value of a peer-server connection: the database at one
+// basis (and, after AsOf, as of an earlier t). It implements datomic.DB by
+// reading the server's indexes; idents and attributes it has read are
+// remembered for the life of the value.
+type DB = client.DB
+
+var _ datomic.Conn = (*Conn)(nil)
 
 // Connect resolves cfg.DBName on the peer-server and reads its basis.
 func Connect(ctx context.Context, cfg Config) (*Conn, error) {
 	cfg = cfg.withDefaults()
 	if cfg.DBName == "" {
-		return nil, fmt.Errorf("peer: Config.DBName is empty")
+		return nil, errors.New("peer: Config.DBName is empty")
 	}
-	cl, err := newClient(cfg)
+	t, err := newTransport(cfg)
 	if err != nil {
 		return nil, err
 	}
-	conn := &Conn{c: cl, dbName: cfg.DBName}
-	cl.onResponse = conn.advance
+	c, err := client.Connect(ctx, t, cfg.DBName)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return &Conn{c: c}, nil
+}
 
-	resolveOp := catalogNS + "resolve-db"
-	resolved, err := cl.call(ctx, resolveOp, resolveOp, transit.Map{kv(kwDBName, cfg.DBName), kv(kwOp, opKeyword(resolveOp))})
+// newTransport builds the transport of cfg (with its defaults applied).
+func newTransport(cfg Config) (*client.Transport, error) {
+	u, err := parseEndpoint(cfg.Endpoint)
 	if err != nil {
-		cl.close()
 		return nil, err
 	}
-	id, ok := getString(resolved, kwDatabaseID)
-	if !ok {
-		cl.close()
-		return nil, malformed(resolveOp, "no :database-id in %d-entry response", len(resolved))
+	t := &client.Transport{
+		Product:          "peer",
+		URL:              u.String(),
+		Host:             u.Hostname(), // a peer-server signs the host name without the port
+		Auth:             client.StaticAuth{Cred: sign.Credentials{AccessKey: cfg.AccessKey, Secret: cfg.Secret}, Scope: sign.PeerServer},
+		Timeout:          cfg.Timeout,
+		Retry:            client.RetryPolicy(cfg.Retry),
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		Logger:           cfg.Logger,
+		Now:              cfg.Now,
+		TxRangeChunk:     cfg.TxRangeChunk,
+		DatomsChunk:      cfg.DatomsChunk,
 	}
-	conn.databaseID = id
-	if _, err := conn.status(ctx); err != nil {
-		cl.close()
+	if cfg.HTTPClient != nil {
+		t.HTTP = cfg.HTTPClient
+		return t, nil
+	}
+	tlsCfg, err := tlsClientConfig(cfg.TLS, u.Hostname())
+	if err != nil {
 		return nil, err
 	}
-	cfg.Logger.LogAttrs(ctx, levelDebug, "peer connected", attrOp("connect"))
-	return conn, nil
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	tr.Proxy = nil
+	t.Owned = tr
+	t.HTTP = &http.Client{Transport: tr}
+	return t, nil
+}
+
+// parseEndpoint accepts "host:port" or "https://host:port[/path]".
+func parseEndpoint(ep string) (*url.URL, error) {
+	if ep == "" {
+		return nil, errors.New("peer: Config.Endpoint is empty")
+	}
+	if !strings.Contains(ep, "://") {
+		ep = "https://" + ep
+	}
+	u, err := url.Parse(ep)
+	if err != nil {
+		return nil, fmt.Errorf("peer: endpoint %q: %w", ep, err)
+	}
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("peer: endpoint %q: a peer-server speaks https only", ep)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("peer: endpoint %q has no host", ep)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
 }
 
 // Close releases idle connections. The Conn must not be used afterwards.
 func (c *Conn) Close() error {
-	c.c.close()
+	c.c.Transport().Close()
 	return nil
 }
 
 // DatabaseID returns the server's :database-id of the database, as
 // resolve-db answered it; it implements datomic.Identified.
-func (c *Conn) DatabaseID(context.Context) (string, error) { return c.databaseID, nil }
+func (c *Conn) DatabaseID(context.Context) (string, error) { return c.c.DatabaseID(), nil }
 
 // DBName is the database name the connection was made with.
-func (c *Conn) DBName() string { return c.dbName }
-
-// basis returns the latest known t and next-t.
-func (c *Conn) basis() (int64, int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t, c.nextT
-}
-
-// advance moves the known basis forward from a response's :dbs or :db-after.
-func (c *Conn) advance(resp transit.Map) {
-	consider := func(v any) {
-		m, ok := v.(transit.Map)
-		if !ok {
-			return
-		}
-		if id, ok := getString(m, kwDatabaseID); !ok || id != c.databaseID {
-			return
-		}
-		t, ok := getInt(m, kwT)
-		if !ok {
-			return
-		}
-		nextT, _ := getInt(m, kwNextT)
-		c.mu.Lock()
-		if t > c.t {
-			c.t, c.nextT = t, nextT
-		}
-		c.mu.Unlock()
-	}
-	if dbs, ok := resp.Get(kwDBs); ok {
-		if xs, ok := dbs.([]any); ok {
-			for _, x := range xs {
-				consider(x)
-			}
-			return
-		}
-	}
-	if after, ok := resp.Get(kwDBAfter); ok {
-		consider(after)
-	}
-}
-
-// context is the request context of the connection.
-func (c *Conn) context() transit.Map {
-	t, nextT := c.basis()
-	return transit.Map{kv(kwDBName, c.dbName), kv(kwDatabaseID, c.databaseID), kv(kwT, t), kv(kwNextT, nextT)}
-}
-
-// status asks for the database's current basis.
-func (c *Conn) status(ctx context.Context) (*DB, error) {
-	req := transit.Map{kv(kwDatabaseID, c.databaseID), kv(kwDBName, c.dbName), kv(kwOp, opKeyword("status"))}
-	resp, err := c.c.call(ctx, "status", "status", req)
-	if err != nil {
-		return nil, err
-	}
-	t, ok := getInt(resp, kwT)
-	if !ok {
-		return nil, malformed("status", "no :t in response")
-	}
-	nextT, _ := getInt(resp, kwNextT)
-	c.mu.Lock()
-	if t > c.t || c.t == 0 {
-		c.t, c.nextT = t, nextT
-	}
-	c.mu.Unlock()
-	return c.newDB(t, nextT), nil
-}
+func (c *Conn) DBName() string { return c.c.DBName() }
 
 // DB returns the database's latest value, asking the server for its basis.
-func (c *Conn) DB(ctx context.Context) (datomic.DB, error) {
-	return c.status(ctx)
-}
-
-func (c *Conn) timeoutMillis() int64 { return c.c.cfg.Timeout.Milliseconds() }
+func (c *Conn) DB(ctx context.Context) (datomic.DB, error) { return c.c.DB(ctx) }
 
 // TxRange streams the log's transactions with t in [start, end) (end <= 0:
-// to the end), TxRangeChunk transactions per request.
+// to the end), Config.TxRangeChunk transactions per request, always with
+// :limit -1, following the server's :next pages.
 func (c *Conn) TxRange(ctx context.Context, start, end int64) iter.Seq2[datomic.Tx, error] {
-	return func(yield func(datomic.Tx, error) bool) {
-		reqCtx := c.context()
-		req := with(reqCtx, kv(kwOp, opKeyword("tx-range")), kv(kwOffset, int64(0)), kv(kwLimit, int64(-1)),
-			kv(kwChunk, int64(c.c.cfg.TxRangeChunk)), kv(kwTimeout, c.timeoutMillis()))
-		if start > 0 {
-			req = with(req, kv(kwStart, start))
-		}
-		if end > 0 {
-			req = with(req, kv(kwEnd, end))
-		}
-		var norm *normalizer
-		stopped := false
-		err := c.c.stream(ctx, "tx-range", req, reqCtx, func(resp transit.Map) (bool, error) {
-			data, _ := resp.Get(kwData)
-			items, ok := data.([]any)
-			if !ok && data != nil {
-				return false, malformed("tx-range", ":data is %T, not a vector", data)
-			}
-			for _, it := range items {
-				m, ok := it.(transit.Map)
-				if !ok {
-					return false, malformed("tx-range", "transaction is %T, not a map", it)
-				}
-				t, ok := getInt(m, kwT)
-				if !ok {
-					return false, malformed("tx-range", "transaction without :t")
-				}
-				ds, err := datomsOf("tx-range", firstOf(m.Get(kwData)))
-				if err != nil {
-					return false, err
-				}
-				if norm == nil {
-					norm = c.normalizerFor(nil)
-				}
-				if err := norm.datoms(ctx, "tx-range", ds); err != nil {
-					return false, err
-				}
-				if !yield(datomic.Tx{T: t, Datoms: ds}, nil) {
-					stopped = true
-					return false, nil
-				}
-			}
-			return true, nil
-		})
-		if err != nil && !stopped {
-			yield(datomic.Tx{}, err)
-		}
-	}
+	return c.c.TxRange(ctx, start, end)
 }
-
-func firstOf(v any, _ bool) any { return v }
 
 // Transact runs ops as one transaction. It is never retried: a transact
 // that fails in transit may or may not have been applied.
 func (c *Conn) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxReport, error) {
-	data, err := txData(ops)
-	if err != nil {
-		return datomic.TxReport{}, err
-	}
-	req := with(c.context(), kv(kwOp, opKeyword("transact")), kv(kwTxID, randomUUID()), kv(kwTxData, data))
-	resp, err := c.c.call(ctx, "transact", "transact", req)
-	if err != nil {
-		return datomic.TxReport{}, err
-	}
-	var rep datomic.TxReport
-	before, ok1 := getMap(resp, kwDBBefore)
-	after, ok2 := getMap(resp, kwDBAfter)
-	if !ok1 || !ok2 {
-		return rep, malformed("transact", "no :db-before/:db-after in response")
-	}
-	rep.BasisBefore, ok1 = getInt(before, kwT)
-	rep.BasisAfter, ok2 = getInt(after, kwT)
-	if !ok1 || !ok2 {
-		return rep, malformed("transact", "db-before/db-after without :t")
-	}
-	if rep.TxData, err = datomsOf("transact", firstOf(resp.Get(kwTxData))); err != nil {
-		return rep, err
-	}
-	nextT, _ := getInt(after, kwNextT)
-	if err := c.normalizerFor(c.newDB(rep.BasisAfter, nextT)).datoms(ctx, "transact", rep.TxData); err != nil {
-		return rep, err
-	}
-	rep.Tempids = map[datomic.TempID]int64{}
-	if tv, ok := resp.Get(kwTempids); ok && tv != nil {
-		tm, ok := tv.(transit.Map)
-		if !ok {
-			return rep, malformed("transact", ":tempids is %T, not a map", tv)
-		}
-		for _, e := range tm {
-			id, ok := e.Value.(int64)
-			if !ok {
-				return rep, malformed("transact", "tempid %v maps to %T", e.Key, e.Value)
-			}
-			if s, ok := e.Key.(string); ok {
-				rep.Tempids[datomic.TempID(s)] = id
-			}
-		}
-	}
-	return rep, nil
+	return c.c.Transact(ctx, ops)
 }

@@ -13,10 +13,6 @@ import (
 	"strings"
 )
 
-// ErrUntrustedServer is wrapped by the TLS error of a server whose
-// certificate is neither pinned nor signed by a trusted anchor.
-var ErrUntrustedServer = errors.New("peer: untrusted server certificate")
-
 // tlsClientConfig builds the TLS settings for cfg and the endpoint's host.
 func tlsClientConfig(cfg TLSConfig, host string) (*tls.Config, error) {
 	serverName := cfg.ServerName

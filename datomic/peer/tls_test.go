@@ -91,10 +91,10 @@ func TestHandshakeWithDatomicLikeCertificate(t *testing.T) {
 
 	call := func(tc TLSConfig) error {
 		cfg := Config{Endpoint: srv.URL, DBName: "x", TLS: tc, Retry: RetryPolicy{UnavailableRetries: -1}}.withDefaults()
-		c, err := newClient(cfg)
+		tr, err := newTransport(cfg)
 		require.NoError(t, err)
-		defer c.close()
-		_, err = c.call(context.Background(), catalogNS+"resolve-db", "resolve-db", nil)
+		defer tr.Close()
+		_, err = tr.Call(context.Background(), "datomic.catalog/resolve-db", "resolve-db", "x", nil)
 		return err
 	}
 	require.NoError(t, call(TLSConfig{Fingerprints: []string{Fingerprint(cert)}}))

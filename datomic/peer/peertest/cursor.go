@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/dcbackup/dcbackup/datomic"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 )
 
 var (

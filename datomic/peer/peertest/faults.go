@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 	"github.com/dcbackup/dcbackup/datomic/peer"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
 )
 
 // Fault is a misbehaviour injected in place of a normal response.

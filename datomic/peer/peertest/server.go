@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/internal/sign"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 	"github.com/dcbackup/dcbackup/datomic/peer"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/sign"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
 )
 
 // Default credentials and names of a Server.

@@ -12,10 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/internal/sign"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 	"github.com/dcbackup/dcbackup/datomic/mem"
 	"github.com/dcbackup/dcbackup/datomic/peer"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/sign"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
 )
 
 // raw sends one request body for op, signed when cred is not nil.

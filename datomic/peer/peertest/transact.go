@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/dcbackup/dcbackup/datomic"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 )
 
 var (

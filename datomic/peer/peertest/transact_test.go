@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 	"github.com/dcbackup/dcbackup/datomic/mem"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
 )
 
 // TestForcePartitionDecoding decodes :db/force-partition alone and inside

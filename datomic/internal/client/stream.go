@@ -1,15 +1,16 @@
-package peer
+package client
 
 import (
 	"context"
 
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
+	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 )
 
 // stream sends a chunked read and passes every response to each, following
 // :next-offset with :next requests (merged with reqCtx) until the last
 // chunk or until each returns false. Only one chunk is held at a time.
-func (c *client) stream(ctx context.Context, op string, req, reqCtx transit.Map, each func(transit.Map) (bool, error)) error {
+func (c *Conn) stream(ctx context.Context, op string, req, reqCtx transit.Map, each func(transit.Map) (bool, error)) error {
 	cur, name := op, op
 	for {
 		resp, err := c.call(ctx, cur, name, req)
@@ -26,10 +27,10 @@ func (c *client) stream(ctx context.Context, op string, req, reqCtx transit.Map,
 		}
 		tok, ok := resp.Get(kwNextToken)
 		if !ok || tok == nil {
-			return malformed(name, ":next-offset without :next-token")
+			return malformed(c.label(name), ":next-offset without :next-token")
 		}
 		chunk, _ := resp.Get(kwChunk)
-		req = with(reqCtx, kv(kwOp, opKeyword("next")), kv(kwNextToken, tok), kv(kwOffset, off), kv(kwChunk, chunk))
+		req = with(reqCtx, kv(kwOp, datomic.Keyword("next")), kv(kwNextToken, tok), kv(kwOffset, off), kv(kwChunk, chunk))
 		cur, name = "next", op+" (next chunk)"
 	}
 }

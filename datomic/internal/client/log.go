@@ -1,4 +1,4 @@
-package peer
+package client
 
 import (
 	"log/slog"

@@ -1,4 +1,4 @@
-package peer
+package client
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/dcbackup/dcbackup/datomic"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 )
 
 // Transit+json does not carry every distinction of Datomic's value types:
@@ -157,7 +157,7 @@ func (n *normalizer) datoms(ctx context.Context, op string, ds []datomic.Datom) 
 		}
 		v, ok := normalizeValue(ds[i].V, t.vt, t.elems)
 		if !ok {
-			return malformed(op, "value %s of attribute %d does not fit %v", datomic.FormatValue(ds[i].V), ds[i].A, t.vt)
+			return malformed(n.conn.label(op), "value %s of attribute %d does not fit %v", datomic.FormatValue(ds[i].V), ds[i].A, t.vt)
 		}
 		ds[i].V = v
 	}

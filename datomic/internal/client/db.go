@@ -1,4 +1,4 @@
-package peer
+package client
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"sync"
 
 	"github.com/dcbackup/dcbackup/datomic"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 )
 
-// DB is a database value of a peer-server connection: the database at one
+// DB is a database value of a connection: the database at one
 // basis (and, after AsOf, as of an earlier t). It implements datomic.DB by
 // reading the server's indexes; idents and attributes it has read are
 // remembered for the life of the value.
@@ -63,10 +63,10 @@ func componentToWire(v any) (any, error) {
 // rawDatoms streams datoms as the server sent them (values not normalised).
 func (d *DB) rawDatoms(ctx context.Context, op string, req transit.Map, each func(datomic.Datom) bool) error {
 	reqCtx := d.context()
-	req = with(with(reqCtx, req...), kv(kwOp, opKeyword(op)), kv(kwOffset, int64(0)), kv(kwLimit, int64(-1)),
-		kv(kwChunk, int64(d.conn.c.cfg.DatomsChunk)), kv(kwTimeout, d.conn.timeoutMillis()))
-	return d.conn.c.stream(ctx, op, req, reqCtx, func(resp transit.Map) (bool, error) {
-		ds, err := datomsOf(op, firstOf(resp.Get(kwData)))
+	req = with(with(reqCtx, req...), kv(kwOp, datomic.Keyword(op)), kv(kwOffset, int64(0)), kv(kwLimit, int64(-1)),
+		kv(kwChunk, int64(d.conn.t.DatomsChunk)), kv(kwTimeout, d.conn.timeoutMillis()))
+	return d.conn.stream(ctx, op, req, reqCtx, func(resp transit.Map) (bool, error) {
+		ds, err := datomsOf(d.conn.label(op), firstOf(resp.Get(kwData)))
 		if err != nil {
 			return false, err
 		}
@@ -82,16 +82,16 @@ func (d *DB) rawDatoms(ctx context.Context, op string, req transit.Map, each fun
 func datomsRequest(index datomic.Index, components []any) (transit.Map, error) {
 	keys, ok := indexKeys[index]
 	if !ok {
-		return nil, fmt.Errorf("peer datoms: unknown index %v", index)
+		return nil, fmt.Errorf("unknown index %v", index)
 	}
 	if len(components) > len(keys) {
-		return nil, fmt.Errorf("peer datoms: %d components for index %v", len(components), index)
+		return nil, fmt.Errorf("%d components for index %v", len(components), index)
 	}
 	req := transit.Map{kv(kwIndex, datomic.Keyword(index.String()))}
 	for i, c := range components {
 		w, err := componentToWire(c)
 		if err != nil {
-			return nil, fmt.Errorf("peer datoms: %w", err)
+			return nil, err
 		}
 		req = append(req, kv(keys[i], w))
 	}
@@ -128,7 +128,7 @@ func (d *DB) Datoms(ctx context.Context, index datomic.Index, components ...any)
 	return func(yield func(datomic.Datom, error) bool) {
 		req, err := datomsRequest(index, components)
 		if err != nil {
-			yield(datomic.Datom{}, &datomic.Error{Category: datomic.CatIncorrect, Message: err.Error(), Op: -1})
+			yield(datomic.Datom{}, &datomic.Error{Category: datomic.CatIncorrect, Message: d.conn.label("datoms") + ": " + err.Error(), Op: -1})
 			return
 		}
 		d.streamNormalized(ctx, "datoms", req, yield)
@@ -156,7 +156,7 @@ func (d *DB) IndexRange(ctx context.Context, attr any, start, end any) iter.Seq2
 				return
 			}
 		}
-		yield(datomic.Datom{}, &datomic.Error{Category: datomic.CatIncorrect, Message: "peer index-range: " + err.Error(), Op: -1})
+		yield(datomic.Datom{}, &datomic.Error{Category: datomic.CatIncorrect, Message: d.conn.label("index-range") + ": " + err.Error(), Op: -1})
 	}
 }
 
@@ -233,7 +233,7 @@ func (d *DB) Attribute(ctx context.Context, attr any) (datomic.Attribute, bool, 
 		id = eid
 	default:
 		return datomic.Attribute{}, false, &datomic.Error{Category: datomic.CatIncorrect,
-			Message: fmt.Sprintf("peer attribute: %T names no attribute", attr), Op: -1}
+			Message: fmt.Sprintf("%s: %T names no attribute", d.conn.label("attribute"), attr), Op: -1}
 	}
 	d.mu.Lock()
 	a, ok := d.attrs[id]

@@ -1,19 +1,13 @@
-package peer
+package client
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/dcbackup/dcbackup/datomic"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 )
-
-// ErrMalformed is wrapped by the error of a response that cannot be read:
-// not transit, truncated, or missing what the operation needs. Such errors
-// are *datomic.Error values of category fault that name the operation.
-var ErrMalformed = errors.New("peer: malformed response")
 
 const anomalyNS = "cognitect.anomalies/"
 
@@ -23,8 +17,9 @@ var (
 	kwDBError  = datomic.Keyword("db/error")
 )
 
-// anomalyError converts an anomaly map into a *datomic.Error naming op.
-func anomalyError(op string, m transit.Map) (*datomic.Error, bool) {
+// anomalyError converts an anomaly map into a *datomic.Error; label names
+// the operation ("peer status").
+func anomalyError(label string, m transit.Map) (*datomic.Error, bool) {
 	v, ok := m.Get(kwCategory)
 	if !ok {
 		return nil, false
@@ -39,7 +34,7 @@ func anomalyError(op string, m transit.Map) (*datomic.Error, bool) {
 	if msg == "" {
 		msg = string(cat)
 	}
-	e := &datomic.Error{Category: cat, Message: fmt.Sprintf("peer %s: %s", op, msg), Op: -1}
+	e := &datomic.Error{Category: cat, Message: label + ": " + msg, Op: -1}
 	if code, ok := m.Get(kwDBError); ok {
 		if k, ok := code.(datomic.Keyword); ok {
 			e.Code = k
@@ -67,7 +62,7 @@ func categoryOf(v any) datomic.Category {
 }
 
 // statusError maps an HTTP status without an anomaly body to an error.
-func statusError(op string, status int, body []byte) *datomic.Error {
+func statusError(label string, status int, body []byte) *datomic.Error {
 	cat := datomic.CatFault
 	switch {
 	case status == http.StatusForbidden:
@@ -80,28 +75,29 @@ func statusError(op string, status int, body []byte) *datomic.Error {
 		cat = datomic.CatIncorrect
 	}
 	snippet := strings.TrimSpace(string(body[:min(len(body), 200)]))
-	msg := fmt.Sprintf("peer %s: HTTP %d", op, status)
+	msg := fmt.Sprintf("%s: HTTP %d", label, status)
 	if snippet != "" {
 		msg += ": " + snippet
 	}
 	return &datomic.Error{Category: cat, Message: msg, Op: -1}
 }
 
-// malformed reports an unreadable response of op.
-func malformed(op string, format string, args ...any) *datomic.Error {
+// malformed reports an unreadable response of the operation label names.
+func malformed(label string, format string, args ...any) *datomic.Error {
 	return &datomic.Error{
 		Category: datomic.CatFault,
-		Message:  fmt.Sprintf("peer %s: %s", op, fmt.Sprintf(format, args...)),
+		Message:  label + ": " + fmt.Sprintf(format, args...),
 		Op:       -1,
 		Err:      ErrMalformed,
 	}
 }
 
-// malformedErr wraps a decoding error of op's response.
-func malformedErr(op string, err error) *datomic.Error {
+// malformedErr wraps a decoding error of the response of the operation
+// label names.
+func malformedErr(label string, err error) *datomic.Error {
 	return &datomic.Error{
 		Category: datomic.CatFault,
-		Message:  fmt.Sprintf("peer %s: unreadable response", op),
+		Message:  label + ": unreadable response",
 		Op:       -1,
 		Err:      fmt.Errorf("%w: %w", ErrMalformed, err),
 	}

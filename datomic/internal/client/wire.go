@@ -1,4 +1,4 @@
-package peer
+package client
 
 import (
 	"crypto/rand"
@@ -6,7 +6,7 @@ import (
 	"math/big"
 
 	"github.com/dcbackup/dcbackup/datomic"
-	"github.com/dcbackup/dcbackup/datomic/peer/internal/transit"
+	"github.com/dcbackup/dcbackup/datomic/internal/transit"
 )
 
 // Keywords of the protocol's request and response maps.
@@ -55,13 +55,13 @@ var indexKeys = map[datomic.Index][]datomic.Keyword{
 
 // txData converts ops to the protocol's tx-data: list forms as vectors,
 // entity maps as maps, tempids as strings, lookup refs as vectors.
-func txData(ops []datomic.Op) ([]any, error) {
+func txData(label string, ops []datomic.Op) ([]any, error) {
 	out := make([]any, 0, len(ops))
 	for i, op := range ops {
 		w, err := opToWire(op)
 		if err != nil {
 			return nil, &datomic.Error{Category: datomic.CatIncorrect, Code: datomic.ErrInvalidOp.Code,
-				Message: fmt.Sprintf("peer transact: %v", err), Op: i}
+				Message: fmt.Sprintf("%s: %v", label, err), Op: i}
 		}
 		out = append(out, w)
 	}
@@ -192,19 +192,19 @@ func randomUUID() datomic.UUID {
 }
 
 // datomsOf reads a vector of #datom values.
-func datomsOf(op string, v any) ([]datomic.Datom, error) {
+func datomsOf(label string, v any) ([]datomic.Datom, error) {
 	if v == nil {
 		return nil, nil
 	}
 	xs, ok := v.([]any)
 	if !ok {
-		return nil, malformed(op, "datoms are %T, not a vector", v)
+		return nil, malformed(label, "datoms are %T, not a vector", v)
 	}
 	out := make([]datomic.Datom, len(xs))
 	for i, x := range xs {
 		d, ok := x.(datomic.Datom)
 		if !ok {
-			return nil, malformed(op, "element %d is %T, not a datom", i, x)
+			return nil, malformed(label, "element %d is %T, not a datom", i, x)
 		}
 		out[i] = d
 	}
