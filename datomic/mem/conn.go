@@ -35,6 +35,12 @@ type Options struct {
 	// empty means a new random UUID, so that two databases are never
 	// taken for each other.
 	DatabaseID string
+	// Cloud makes the database behave as a Datomic Cloud database (see
+	// cloud.go): its log starts with five bootstrap transactions at the
+	// epoch, t runs without gaps, new entities are spread over many
+	// partitions, and what Cloud refuses is refused. It cannot be combined
+	// with SharedCounter: New panics.
+	Cloud bool
 }
 
 // Stats are a few figures about a database's latest value.
@@ -58,6 +64,7 @@ type Conn struct {
 	id     string
 	clock  func() time.Time
 	shared bool
+	cloud  bool // Datomic Cloud mode (Options.Cloud)
 	sys    sysIDs
 
 	txMu sync.Mutex // serialises Transact; guards the writer state below
@@ -122,6 +129,9 @@ func New(opts Options) *Conn {
 	} else {
 		c.nextEnt = 1
 		c.nextT = 1
+	}
+	if opts.Cloud {
+		c.cloudBootstrap(opts)
 	}
 	return c
 }

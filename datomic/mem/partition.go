@@ -15,13 +15,13 @@ const maxPartition = 1 << (63 - datomic.PartShift)
 // transaction).
 func (c *Conn) isPartition(id int64) bool {
 	_, ok := c.parts[id]
-	return ok
+	return ok || c.isCloudPart(id)
 }
 
 // partNext returns the next entity counter of an installed partition other
 // than :db.part/db and :db.part/tx, before the transaction.
 func (c *Conn) partNext(p int64) int64 {
-	if p == datomic.PartUser || c.shared {
+	if p == datomic.PartUser || c.oneEntityCounter() {
 		return c.nextEnt
 	}
 	return c.parts[p]
@@ -33,7 +33,7 @@ func (x *txState) partCounter(p int64) int64 {
 	switch {
 	case p == datomic.PartDB:
 		return x.nextDB
-	case p == datomic.PartUser || x.c.shared:
+	case p == datomic.PartUser || x.c.oneEntityCounter():
 		return x.nextEnt
 	}
 	if n, ok := x.partNext[p]; ok {
@@ -48,7 +48,7 @@ func (x *txState) allocIn(p int64) int64 {
 	case p == datomic.PartDB:
 		x.nextDB++
 		return datomic.EntityID(p, x.nextDB-1)
-	case p == datomic.PartUser || x.c.shared:
+	case p == datomic.PartUser || x.c.oneEntityCounter():
 		x.nextEnt++
 		return datomic.EntityID(p, x.nextEnt-1)
 	}
@@ -118,7 +118,8 @@ func (x *txState) partitionOf(op int, spec any) (int64, error) {
 
 // newID gives an unresolved tempid its new entity id: in its forced
 // partition, else :db.part/db for schema entities and #db/id[:db.part/db]
-// tempids, else the partition of its #db/id tag, else :db.part/user.
+// tempids, else the partition of its #db/id tag, else :db.part/user (in
+// Cloud mode: a partition Cloud would choose, see cloudPartition).
 func (x *txState) newID(t *tmpInfo) (int64, error) {
 	p := datomic.PartUser
 	switch {
@@ -131,6 +132,8 @@ func (x *txState) newID(t *tmpInfo) (int64, error) {
 		p = datomic.PartDB
 	case t.tagPart != 0:
 		p = t.tagPart
+	case x.c.cloud:
+		p = cloudPartition(x.nextEnt)
 	}
 	return x.allocIn(p), nil
 }

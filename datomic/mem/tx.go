@@ -110,6 +110,9 @@ func (c *Conn) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxReport
 	x.pos = uint32(len(c.log))
 	before := c.log[len(c.log)-1].t
 
+	if err := x.refuseCloudOps(); err != nil {
+		return datomic.TxReport{}, err
+	}
 	if err := x.expand(); err != nil {
 		return datomic.TxReport{}, err
 	}
@@ -117,6 +120,9 @@ func (c *Conn) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxReport
 		return datomic.TxReport{}, err
 	}
 	if err := x.datoms(); err != nil {
+		return datomic.TxReport{}, err
+	}
+	if err := x.refuseCloudDatoms(); err != nil {
 		return datomic.TxReport{}, err
 	}
 	if err := ctx.Err(); err != nil {
