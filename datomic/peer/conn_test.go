@@ -15,7 +15,9 @@ import (
 func TestConnectAndBasis(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	assert.Equal(t, "datomic:mem://test", mustID(t, e.conn))
+	memID, err := e.mem.DatabaseID(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, memID, mustID(t, e.conn), "the :database-id is the served database's id")
 	want, err := e.mem.DB(ctx)
 	require.NoError(t, err)
 	db, err := e.conn.DB(ctx)

@@ -125,8 +125,15 @@ func QualifiedOp(op string) string {
 	return "datomic.client.protocol/" + op
 }
 
-// idempotent reports whether op may be sent twice.
-func idempotent(op string) bool { return op != "transact" }
+// idempotent reports whether op may be sent twice: every read, not the
+// operations that change a database or the catalog.
+func idempotent(op string) bool {
+	switch op {
+	case "transact", CatalogNS + "create-db", CatalogNS + "delete-db":
+		return false
+	}
+	return true
+}
 
 // Call sends req (which carries :op) for op on database db ("" for none)
 // and returns the response map, retrying idempotent operations as the

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
 	"github.com/dcbackup/dcbackup/datomic/internal/transit"
@@ -86,10 +87,10 @@ func intParam(req transit.Map, k datomic.Keyword, def int64) int64 {
 
 // chunked opens a cursor for a tx-range, datoms or index-range request and
 // serves its first chunk.
-func (s *Server) chunked(ctx context.Context, op string, req transit.Map) (int, transit.Map) {
+func (s *Server) chunked(ctx context.Context, db *database, op string, req transit.Map) (int, transit.Map) {
 	// The cursor outlives this request, so it reads with its own context.
 	cctx, cancel := context.WithCancel(context.Background())
-	seq, err := s.sequence(ctx, cctx, op, req)
+	seq, err := s.sequence(ctx, cctx, db, op, req)
 	if err != nil {
 		cancel()
 		return errorResponse(err)
@@ -180,21 +181,20 @@ func (s *Server) next(_ context.Context, req transit.Map) (int, transit.Map) {
 	return s.serveChunk(c)
 }
 
-// sequence builds the result stream of a chunked request. Request-scoped
-// lookups use ctx; the stream itself reads with cctx.
-func (s *Server) sequence(ctx, cctx context.Context, op string, req transit.Map) (iter.Seq2[any, error], error) {
+// sequence builds the result stream of a chunked request on database d.
+// Request-scoped lookups use ctx; the stream itself reads with cctx.
+func (s *Server) sequence(ctx, cctx context.Context, d *database, op string, req transit.Map) (iter.Seq2[any, error], error) {
 	switch op {
 	case "tx-range":
-		start, err := tParam(req, kwStart)
+		start, end, err := txRangeBounds(ctx, d, req)
 		if err != nil {
 			return nil, err
 		}
-		end, err := tParam(req, kwEnd)
-		if err != nil {
-			return nil, err
+		if start < 0 {
+			return func(func(any, error) bool) {}, nil
 		}
 		return func(yield func(any, error) bool) {
-			for tx, err := range s.conn.TxRange(cctx, start, end) {
+			for tx, err := range d.conn.TxRange(cctx, start, end) {
 				if err != nil {
 					yield(nil, err)
 					return
@@ -209,17 +209,17 @@ func (s *Server) sequence(ctx, cctx context.Context, op string, req transit.Map)
 			}
 		}, nil
 	case "datoms":
-		db, err := s.dbFor(ctx, req)
+		db, err := d.value(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		idx, comps, err := datomsParams(req)
+		idx, comps, err := datomsParams(ctx, db, req)
 		if err != nil {
 			return nil, err
 		}
 		return datomSeq(db.Datoms(cctx, idx, comps...)), nil
 	case "index-range":
-		db, err := s.dbFor(ctx, req)
+		db, err := d.value(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -241,17 +241,58 @@ func datomSeq(seq iter.Seq2[datomic.Datom, error]) iter.Seq2[any, error] {
 	}
 }
 
-// tParam reads a :start or :end given as a t or a transaction id.
-func tParam(req transit.Map, k datomic.Keyword) (int64, error) {
-	v, ok := req.Get(k)
-	if !ok || v == nil {
-		return 0, nil
+// txRangeBounds reads the :start and :end of a tx-range, each a t, a
+// transaction id or an instant (the first transaction at or after it), as
+// Datomic's log takes them. A start beyond the log gives start -1.
+func txRangeBounds(ctx context.Context, d *database, req transit.Map) (start, end int64, err error) {
+	var db datomic.DB
+	bound := func(k datomic.Keyword) (int64, bool, error) {
+		v, ok := req.Get(k)
+		if !ok || v == nil {
+			return 0, true, nil
+		}
+		switch x := v.(type) {
+		case int64:
+			return datomic.ToT(x), true, nil
+		case time.Time:
+			if db == nil {
+				var err error
+				if db, err = d.conn.DB(ctx); err != nil {
+					return 0, false, err
+				}
+			}
+			return firstTxAt(ctx, db, x)
+		}
+		return 0, false, &datomic.Error{Category: datomic.CatIncorrect, Op: -1,
+			Message: fmt.Sprintf("peertest: tx-range %v %v (%T) is not a t, a transaction id or an instant", k, v, v)}
 	}
-	n, ok := v.(int64)
+	start, ok, err := bound(kwStart)
+	if err != nil {
+		return 0, 0, err
+	}
 	if !ok {
-		return 0, &datomic.Error{Category: datomic.CatUnsupported, Message: fmt.Sprintf("peertest: %v %T not supported", k, v), Op: -1}
+		return -1, 0, nil
 	}
-	return datomic.ToT(n), nil
+	end, ok, err = bound(kwEnd)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok {
+		end = 0 // no transaction at or after :end: no upper bound
+	}
+	return start, end, nil
+}
+
+// firstTxAt returns the t of the first transaction whose :db/txInstant is
+// at or after inst, and false when there is none.
+func firstTxAt(ctx context.Context, db datomic.DB, inst time.Time) (int64, bool, error) {
+	for d, err := range db.IndexRange(ctx, datomic.Keyword("db/txInstant"), inst, nil) {
+		if err != nil {
+			return 0, false, err
+		}
+		return datomic.ToT(d.E), true, nil
+	}
+	return 0, false, nil
 }
 
 var indexOrder = map[datomic.Keyword][]datomic.Keyword{
@@ -266,20 +307,23 @@ var indexes = map[datomic.Keyword]datomic.Index{
 }
 
 // datomsParams reads the index and its components, given as :e/:a/:v keys
-// (the official client) or as a :components vector.
-func datomsParams(req transit.Map) (datomic.Index, []any, error) {
+// (the official client) or as a :components vector. An entity position
+// takes any entity identifier, a lookup ref [attr value] included, as
+// does the value of a ref attribute.
+func datomsParams(ctx context.Context, db datomic.DB, req transit.Map) (datomic.Index, []any, error) {
 	k, _ := req.Get(kwIndex)
 	kw, _ := k.(datomic.Keyword)
 	idx, ok := indexes[kw]
 	if !ok {
 		return 0, nil, &datomic.Error{Category: datomic.CatIncorrect, Message: fmt.Sprintf("peertest: unknown index %v", k), Op: -1}
 	}
+	order := indexOrder[kw]
 	var comps []any
 	if v, ok := req.Get(kwComponents); ok {
 		xs, _ := v.([]any)
-		comps = xs
+		comps = append(comps, xs...)
 	} else {
-		for _, key := range indexOrder[kw] {
+		for _, key := range order {
 			v, ok := req.Get(key)
 			if !ok {
 				break
@@ -287,5 +331,52 @@ func datomsParams(req transit.Map) (datomic.Index, []any, error) {
 			comps = append(comps, v)
 		}
 	}
+	if len(comps) > len(order) {
+		return 0, nil, &datomic.Error{Category: datomic.CatIncorrect, Op: -1,
+			Message: fmt.Sprintf("peertest: %d components for index %v", len(comps), kw)}
+	}
+	var attr any
+	for i, c := range comps {
+		if order[i] == "a" {
+			attr = c
+		}
+	}
+	for i, c := range comps {
+		switch order[i] {
+		case "e":
+			comps[i] = entityIdentifier(ctx, db, c)
+		case "v":
+			if kw == "vaet" {
+				comps[i] = entityIdentifier(ctx, db, c)
+			} else if a, ok := attributeOf(ctx, db, attr); ok && a.ValueType == datomic.TypeRef {
+				comps[i] = entityIdentifier(ctx, db, c)
+			}
+		}
+	}
 	return idx, comps, nil
+}
+
+// entityIdentifier reads a wire entity identifier: a lookup ref arrives as
+// a vector [attr value], whose value takes its attribute's type.
+func entityIdentifier(ctx context.Context, db datomic.DB, v any) any {
+	xs, ok := v.([]any)
+	if !ok || len(xs) != 2 {
+		return v
+	}
+	val := xs[1]
+	if a, ok := attributeOf(ctx, db, xs[0]); ok {
+		val = scalar(a.ValueType, val)
+		if a.ValueType == datomic.TypeRef {
+			val = entityIdentifier(ctx, db, val)
+		}
+	}
+	return datomic.LookupRef{A: xs[0], V: val}
+}
+
+func attributeOf(ctx context.Context, db datomic.DB, a any) (datomic.Attribute, bool) {
+	if a == nil {
+		return datomic.Attribute{}, false
+	}
+	attr, ok, err := db.Attribute(ctx, a)
+	return attr, ok && err == nil
 }

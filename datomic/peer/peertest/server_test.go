@@ -48,7 +48,10 @@ func category(v any) any {
 }
 
 func TestProtocolChecks(t *testing.T) {
-	s := NewServer(t, mem.New(mem.Options{}))
+	m := mem.New(mem.Options{})
+	s := NewServer(t, m)
+	memID, err := m.DatabaseID(context.Background())
+	require.NoError(t, err)
 	cred := &sign.Credentials{AccessKey: DefaultAccessKey, Secret: DefaultSecret}
 	resolve := transit.Map{{Key: kwDBName, Value: DefaultDBName}, {Key: kwOp, Value: datomic.Keyword("datomic.catalog/resolve-db")}}
 
@@ -59,14 +62,15 @@ func TestProtocolChecks(t *testing.T) {
 	status, v = raw(t, s, "datomic.catalog/resolve-db", resolve, cred)
 	require.Equal(t, http.StatusOK, status)
 	id, _ := v.(transit.Map).Get(kwDatabaseID)
-	assert.Equal(t, "datomic:mem://test", id)
+	assert.Equal(t, memID, id, "the served database's own id")
+	assert.Equal(t, memID, s.DatabaseID(""))
 
 	status, v = raw(t, s, "datomic.client.protocol/status", resolve, cred)
 	assert.Equal(t, http.StatusBadRequest, status, "x-nano-op and :op disagree")
 	assert.Equal(t, datomic.Keyword("cognitect.anomalies/incorrect"), category(v))
 
 	status, v = raw(t, s, "datomic.client.protocol/frobnicate",
-		transit.Map{{Key: kwOp, Value: datomic.Keyword("frobnicate")}, {Key: kwDatabaseID, Value: "datomic:mem://test"}}, cred)
+		transit.Map{{Key: kwOp, Value: datomic.Keyword("frobnicate")}, {Key: kwDatabaseID, Value: memID}}, cred)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, transit.Map{{Key: datomic.Keyword("cause"), Value: "Invalid Op"}}, v)
 
@@ -81,7 +85,7 @@ func TestProtocolChecks(t *testing.T) {
 func TestChunksAndLimit(t *testing.T) {
 	s := NewServer(t, mem.New(mem.Options{}))
 	cred := &sign.Credentials{AccessKey: DefaultAccessKey, Secret: DefaultSecret}
-	reqCtx := transit.Map{{Key: kwDatabaseID, Value: "datomic:mem://test"}, {Key: kwDBName, Value: DefaultDBName}}
+	reqCtx := transit.Map{{Key: kwDatabaseID, Value: s.DatabaseID("")}, {Key: kwDBName, Value: DefaultDBName}}
 	req := append(transit.Map{
 		{Key: kwOp, Value: datomic.Keyword("datoms")},
 		{Key: kwIndex, Value: datomic.Keyword("aevt")},
@@ -139,7 +143,7 @@ func TestAbandonedCursorsAreBounded(t *testing.T) {
 	cred := &sign.Credentials{AccessKey: DefaultAccessKey, Secret: DefaultSecret}
 	req := transit.Map{
 		{Key: kwOp, Value: datomic.Keyword("datoms")},
-		{Key: kwDatabaseID, Value: "datomic:mem://test"},
+		{Key: kwDatabaseID, Value: s.DatabaseID("")},
 		{Key: kwIndex, Value: datomic.Keyword("aevt")},
 		{Key: datomic.Keyword("a"), Value: datomic.Keyword("db/ident")},
 		{Key: kwChunk, Value: int64(1)},

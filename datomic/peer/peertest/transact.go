@@ -19,13 +19,13 @@ var (
 	kwForce    = datomic.Keyword("db/force-partition")
 )
 
-func (s *Server) transact(ctx context.Context, req transit.Map) (int, transit.Map) {
+func (s *Server) transact(ctx context.Context, d *database, req transit.Map) (int, transit.Map) {
 	v, _ := req.Get(kwTxData)
 	data, ok := v.([]any)
 	if !ok {
 		return incorrect(":tx-data is %T, not a vector", v)
 	}
-	db, err := s.conn.DB(ctx)
+	db, err := d.conn.DB(ctx)
 	if err != nil {
 		return errorResponse(err)
 	}
@@ -38,7 +38,7 @@ func (s *Server) transact(ctx context.Context, req transit.Map) (int, transit.Ma
 				fmt.Sprintf("tx-data element %d: %v", i, err))
 		}
 	}
-	rep, err := s.conn.Transact(ctx, ops)
+	rep, err := d.conn.Transact(ctx, ops)
 	if err != nil {
 		return errorResponse(err)
 	}
@@ -51,8 +51,8 @@ func (s *Server) transact(ctx context.Context, req transit.Map) (int, transit.Ma
 		tempids = append(tempids, transit.KV{Key: string(k), Value: id})
 	}
 	return http.StatusOK, transit.Map{
-		{Key: kwDBBefore, Value: s.dbDesc(rep.BasisBefore)},
-		{Key: kwDBAfter, Value: s.dbDesc(rep.BasisAfter)},
+		{Key: kwDBBefore, Value: d.desc(rep.BasisBefore)},
+		{Key: kwDBAfter, Value: d.desc(rep.BasisAfter)},
 		{Key: kwTxData, Value: txData},
 		{Key: kwTempids, Value: tempids},
 	}
