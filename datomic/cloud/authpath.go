@@ -106,7 +106,7 @@ func getAuthPath(ctx context.Context, httpClient *http.Client, root, host string
 	p, _ := m.Keyword("s3-auth-path")
 	path, ok := p.(string)
 	path = strings.Trim(strings.TrimPrefix(path, "s3://"), "/")
-	if !ok || path == "" || strings.HasPrefix(path, "/") {
+	if !ok || path == "" {
 		return "", bad("answer has no :s3-auth-path")
 	}
 	return path, nil
