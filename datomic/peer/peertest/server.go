@@ -180,6 +180,10 @@ func (s *Server) Close() {
 // URL is the server's https URL.
 func (s *Server) URL() string { return s.srv.URL }
 
+// Client returns an HTTP client that trusts the server's certificate, such
+// as CloudConfig puts in cloud.Config.HTTPClient.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
 // Certificate is the server's TLS certificate.
 func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
 
