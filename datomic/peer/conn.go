@@ -23,13 +23,13 @@ import (
 )
 
 // ContentType is the body encoding the client sends and accepts.
-const ContentType = client.ContentType
+const ContentType = "application/transit+json"
 
 // Protocol header names.
 const (
-	HeaderOp     = client.HeaderOp
-	HeaderTarget = client.HeaderTarget
-	HeaderNext   = client.HeaderNext
+	HeaderOp     = "X-Nano-Op"
+	HeaderTarget = "X-Nano-Target"
+	HeaderNext   = "X-Nano-Next"
 )
 
 // ErrMalformed is wrapped by the error of a response that cannot be read:
