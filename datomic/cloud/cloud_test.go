@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,6 +191,41 @@ func TestKeyRotationDuringTransacts(t *testing.T) {
 	assert.Equal(t, 31+2, e.srv.Requests("transact"), "two refused once")
 	assert.Equal(t, 3, e.reads(cloud.KindDBWrite, "test"))
 	assert.Equal(t, 1, e.reads(cloud.KindDBRead, "test"), "the read key did not change")
+}
+
+// TestKeyRotationUnderConcurrentReads: requests in flight when the key
+// changes each get through, and the keyfile is read again a bounded number
+// of times.
+func TestKeyRotationUnderConcurrentReads(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*20)
+	start := make(chan struct{})
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for range 20 {
+				if _, err := e.conn.DB(ctx); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	close(start)
+	require.NoError(t, e.srv.RotateKey(ctx, cloud.KindDBRead, "test"))
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	reads := e.reads(cloud.KindDBRead, "test")
+	assert.GreaterOrEqual(t, reads, 1)
+	assert.LessOrEqual(t, reads, 1+8, "at most one re-read per refused request in flight")
+	_, err := e.conn.DB(ctx)
+	require.NoError(t, err)
 }
 
 // TestForbiddenWithUnchangedKey: a 403 after which the keyfile holds the

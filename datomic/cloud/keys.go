@@ -140,6 +140,9 @@ func (k *keyring) Refresh(ctx context.Context, op, db string, old client.Key) (c
 	if ok && cached != old {
 		return cached, true, nil
 	}
+	// A read that started before the refusal may return the refused key:
+	// read again.
+	k.reads.Forget(dir)
 	key, err := k.load(ctx, dir, KeyKind(op), db)
 	if err != nil {
 		return old, false, err
