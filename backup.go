@@ -196,7 +196,7 @@ func newBackupRun(ctx context.Context, db string, conn datomic.Conn, store Backu
 	return &backupRun{
 		db: db, conn: conn, store: store, opts: opts, schema: schema,
 		lineage: lineage, fp: lineage.Fingerprint(), basis: src.BasisT(),
-		links: newSourceLinks(conn, src.BasisT(), lineage),
+		links: newSourceLinks(conn, schema, src.BasisT(), lineage),
 		log:   loggerOrDiscard(opts.Logger).With("db", db),
 		prog:  newProgressReporter("backup", opts.Progress),
 	}, nil
@@ -228,7 +228,8 @@ func backupCall(ctx context.Context, op, db string, conn datomic.Conn, store Bac
 func callError(op, db string, err error) error {
 	var sm *SourceMismatchError
 	var ge *GapError
-	if errors.As(err, &sm) || errors.As(err, &ge) {
+	var cr *CannotRestoreError
+	if errors.As(err, &sm) || errors.As(err, &ge) || errors.As(err, &cr) {
 		return err
 	}
 	return fmt.Errorf("dcbackup: %s %q: %w", op, db, err)
@@ -265,7 +266,7 @@ func BackupSegment(ctx context.Context, db string, conn datomic.Conn, store Back
 func (r *backupRun) writeOne(ctx context.Context, start, end int64, prev TxLink, cut bool) (BackupResult, error) {
 	res := BackupResult{EndT: start}
 	b := r.newBuilder(start, prev)
-	for tx, err := range r.conn.TxRange(ctx, start, end) {
+	for tx, err := range r.schema.userTxs(ctx, r.conn, start, end) {
 		if err != nil {
 			return res, fmt.Errorf("read log [%d, %d): %w", start, end, err)
 		}

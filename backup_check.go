@@ -148,7 +148,7 @@ func (r *backupRun) linkBefore(ctx context.Context, t int64) (TxLink, error) {
 	for i := len(starts) - 1; i >= 0; i-- {
 		from := starts[i]
 		var last *TxLink
-		for tx, err := range r.conn.TxRange(ctx, from, end) {
+		for tx, err := range r.schema.userTxs(ctx, r.conn, from, end) {
 			if err != nil {
 				return TxLink{}, fmt.Errorf("read log [%d, %d): %w", from, end, err)
 			}

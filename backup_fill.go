@@ -274,7 +274,7 @@ func (r *backupRun) fill(ctx context.Context, plan []gapPlan) (BackupResult, err
 // without transactions stays one piece.
 func (r *backupRun) pieces(ctx context.Context, g Gap) ([]Gap, error) {
 	first := int64(-1)
-	for tx, err := range r.conn.TxRange(ctx, g.StartT, g.EndT) {
+	for tx, err := range r.schema.userTxs(ctx, r.conn, g.StartT, g.EndT) {
 		if err != nil {
 			return nil, fmt.Errorf("read log at t %d: %w", g.StartT, err)
 		}
@@ -322,7 +322,7 @@ func (r *backupRun) backupRange(ctx context.Context, start, end int64, prev func
 		link = l
 		return err
 	}
-	for tx, err := range r.conn.TxRange(ctx, start, end) {
+	for tx, err := range r.schema.userTxs(ctx, r.conn, start, end) {
 		if err != nil {
 			return TxLink{}, fmt.Errorf("read log [%d, %d): %w", start, end, err)
 		}

@@ -30,16 +30,15 @@ func sourceLineage(ctx context.Context, conn datomic.Conn, schema *sourceSchema)
 // sourceLinks computes and remembers links of source transactions, to
 // compare the store with the source. It is safe for concurrent use.
 type sourceLinks struct {
-	conn  datomic.Conn
-	basis int64
-	mu    sync.Mutex
-	dig   *TxDigester
-	// checked holds the links already compared, by t.
-	checked map[int64]TxLink
+	conn   datomic.Conn
+	schema *sourceSchema
+	basis  int64
+	mu     sync.Mutex
+	dig    *TxDigester
 }
 
-func newSourceLinks(conn datomic.Conn, basis int64, l Lineage) *sourceLinks {
-	return &sourceLinks{conn: conn, basis: basis, dig: NewTxDigester(l), checked: map[int64]TxLink{}}
+func newSourceLinks(conn datomic.Conn, schema *sourceSchema, basis int64, l Lineage) *sourceLinks {
+	return &sourceLinks{conn: conn, schema: schema, basis: basis, dig: NewTxDigester(l)}
 }
 
 // link returns the source's link for tx.
@@ -75,7 +74,7 @@ func (s *sourceLinks) check(ctx context.Context, db string, v storeView) (excise
 		from = v.last.T
 	}
 	var got []datomic.Tx
-	for tx, err := range s.conn.TxRange(ctx, from, v.seg.EndT) {
+	for tx, err := range s.schema.userTxs(ctx, s.conn, from, v.seg.EndT) {
 		if err != nil {
 			return false, fmt.Errorf("read source log [%d, %d): %w", from, v.seg.EndT, err)
 		}
@@ -99,9 +98,6 @@ func (s *sourceLinks) check(ctx context.Context, db string, v storeView) (excise
 		return false, err
 	}
 	if l.Digest == v.last.Digest {
-		s.mu.Lock()
-		s.checked[l.T] = l
-		s.mu.Unlock()
 		return false, nil
 	}
 	ex, err := excisedSince(ctx, s.conn, l.T)

@@ -151,11 +151,20 @@ func checkOnlyBookkeeping(ctx context.Context, target datomic.Conn, st targetSta
 }
 
 // checkTargetEmpty fails unless the target's log holds nothing but
-// transaction instants.
+// transaction instants, after the database's own bootstrap transactions
+// (Datomic Cloud logs them).
 func checkTargetEmpty(ctx context.Context, target datomic.Conn) error {
+	boot, err := bootstrapTxs(ctx, target)
+	if err != nil {
+		return err
+	}
+	n := 0
 	for tx, err := range target.TxRange(ctx, 0, 0) {
 		if err != nil {
 			return fmt.Errorf("read target log: %w", err)
+		}
+		if n++; n <= boot {
+			continue
 		}
 		for _, d := range tx.Datoms {
 			if d.E != d.Tx {
@@ -269,4 +278,18 @@ func latestInstant(ctx context.Context, target datomic.Conn) (time.Time, error) 
 		}
 	}
 	return time.Time{}, fmt.Errorf("the target's latest transaction, t %d, has no :db/txInstant", basis)
+}
+
+// bootstrapTxs returns how many transactions at the start of conn's log
+// its database wrote itself (datomic.Limits.BootstrapTxs).
+func bootstrapTxs(ctx context.Context, conn datomic.Conn) (int, error) {
+	lc, ok := conn.(datomic.Limited)
+	if !ok {
+		return 0, nil
+	}
+	l, err := lc.Limits(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read limits: %w", err)
+	}
+	return l.BootstrapTxs, nil
 }

@@ -25,6 +25,11 @@ type RestoreOptions struct {
 	// attribute. A transaction emptied by the filter is still restored, so
 	// the marker advances.
 	Filter func(d datomic.Datom, attr datomic.Attribute) bool
+	// ElideAttributes leaves attributes out of the target entirely: their
+	// installation, alterations and values, and refs to them. Use it for
+	// an attribute the target cannot have (a :db.type/bytes attribute on
+	// Datomic Cloud) or should not.
+	ElideAttributes []datomic.Keyword
 	// Rewrite maps an attribute ident to a function that replaces the
 	// values of that attribute before they reach the target. Values of ref
 	// attributes are source ids. The function must return a value of the
@@ -34,8 +39,14 @@ type RestoreOptions struct {
 	// partition (:db.part/user; attributes :db.part/db) instead of the
 	// partition it has in the source. Keeping partitions sends Datomic's
 	// :db/force-partition directive, which Datomic Pro releases before 2023
-	// do not know; it is only sent for entities outside those defaults.
+	// do not know; it is only sent for entities outside those defaults. A
+	// target without partitions (Datomic Cloud) places entities itself,
+	// whatever this says.
 	IgnorePartitions bool
+	// Functions says what to do with stored functions, attribute
+	// predicates and entity specs, which the target's transactor would run
+	// (default FunctionsRefuse).
+	Functions FunctionPolicy
 	// Prefetch is the number of segments loaded and decoded at once, ahead
 	// of the one being applied (default 8): enough to hide an object
 	// store's latency. Memory is bounded by about twice as many decoded
@@ -109,6 +120,8 @@ type restorer struct {
 	ops *segOps
 	// chain is where the store's chain of segments stands.
 	chain chainState
+	// limits are the target's (datomic.Limited; zero: Datomic Pro).
+	limits datomic.Limits
 	// bare are source ids that refs inside tuples of the transaction being
 	// built name, and that the target has no entity for yet; lookups
 	// those it has, but whose target ids the restore does not know.
@@ -136,6 +149,14 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 		pos:  st.lastT + 1,
 	}
 	r.res.LastT = st.lastT
+	if lc, ok := target.(datomic.Limited); ok {
+		if r.limits, err = lc.Limits(ctx); err != nil {
+			return nil, fmt.Errorf("dcbackup: restore %q: read the target's limits: %w", db, err)
+		}
+		if r.limits.NoPartitions && (prior == nil || !prior.limits.NoPartitions) {
+			r.log.Info("the target places new entities itself (it has no partitions): source partitions are not kept", "product", r.limits.Product)
+		}
+	}
 	switch {
 	case prior != nil && prior.remap != nil && prior.st.origAttr == st.origAttr && prior.st.lastT == st.lastT:
 		r.remap = prior.remap
@@ -277,6 +298,9 @@ func (r *restorer) applyChain(ctx context.Context, chain []SegmentInfo) (done, v
 			return false, false, f.err
 		}
 		if err := r.chain.enter(r.db, f.res, r.pos); err != nil {
+			return false, false, err
+		}
+		if err := r.checkCarry(f.res, r.pos); err != nil {
 			return false, false, err
 		}
 		restoredBefore := r.res.Transactions

@@ -214,6 +214,7 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 	lineage := r.chain.lineage
 	prev, prevKnown := r.chain.last, r.chain.lastKnown
 	prevEnd := r.pos
+	heads := make(map[SegmentInfo]SegmentHeader, len(chain))
 	for f := range fetchOrdered(ctx, r.opts.prefetch(), chain, newWorker) {
 		if errors.Is(f.err, ErrSegmentNotFound) {
 			return nil // vanished: applyChain plans again
@@ -222,6 +223,7 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 			return f.err
 		}
 		h := f.res
+		heads[f.item] = h
 		if h.Version < 2 {
 			prevKnown = false
 			prevEnd = f.item.EndT
@@ -239,5 +241,8 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 		}
 		prev, prevKnown, prevEnd = h.Last, true, f.item.EndT
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return r.preflightCarry(ctx, chain, heads)
 }

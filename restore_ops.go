@@ -14,12 +14,13 @@ import (
 // worked out once per segment instead of once per datom.
 type opAttr struct {
 	attr datomic.Attribute
-	// drop: composite tuple or bookkeeping attribute, never restored.
-	drop     bool
-	ref      bool
-	refTuple bool // a tuple with ref elements
-	instant  bool // :db/txInstant
-	rewrite  func(any) (any, error)
+	// drop: composite tuple or bookkeeping attribute, never restored;
+	// elide: left out by the restore's options or for the target.
+	drop, elide bool
+	ref         bool
+	refTuple    bool // a tuple with ref elements
+	instant     bool // :db/txInstant
+	rewrite     func(any) (any, error)
 	// target is the attribute's target id once it resolved to one (boxed,
 	// shared by every datom); nil until then.
 	target any
@@ -29,10 +30,26 @@ type opAttr struct {
 type segOps struct {
 	seg   *Segment
 	attrs map[int64]*opAttr
-	// skip holds the segment's bookkeeping attributes (nil: none).
+	// skip holds the segment's attributes left out entirely: the
+	// bookkeeping ones and those the options elide (nil: none).
 	skip map[int64]bool
+	// elided reports whether an attribute of that ident is left out.
+	elided func(datomic.Keyword) bool
 	// identAttrs are the ids of :db/ident among the segment's attributes.
 	identAttrs []int64
+}
+
+// elided reports whether attributes of ident kw are left out entirely.
+func (r *restorer) elided(kw datomic.Keyword) bool {
+	if isBookkeeping(kw) {
+		return true
+	}
+	for _, e := range r.opts.ElideAttributes {
+		if e == kw {
+			return true
+		}
+	}
+	return false
 }
 
 // opsFor returns the attribute table of seg, building it when seg is not
@@ -41,18 +58,20 @@ func (r *restorer) opsFor(seg *Segment) *segOps {
 	if r.ops != nil && r.ops.seg == seg {
 		return r.ops
 	}
-	so := &segOps{seg: seg, attrs: make(map[int64]*opAttr, len(seg.Attrs))}
+	so := &segOps{seg: seg, attrs: make(map[int64]*opAttr, len(seg.Attrs)), elided: r.elided}
 	for id, a := range seg.Attrs {
 		oa := &opAttr{
 			attr:     a,
-			drop:     a.IsComposite() || isBookkeeping(a.Ident),
+			drop:     a.IsComposite() || r.elided(a.Ident),
 			ref:      a.IsRef(),
 			refTuple: a.ValueType == datomic.TypeTuple && a.HasRefsInTuple(),
 			instant:  a.Ident == "db/txInstant",
 			rewrite:  r.opts.Rewrite[a.Ident],
+			elide: runsOnTarget(a) && r.opts.Functions == FunctionsElide ||
+				a.Ident == installPartAttr && r.limits.NoPartitions,
 		}
 		so.attrs[id] = oa
-		if isBookkeeping(a.Ident) {
+		if r.elided(a.Ident) {
 			if so.skip == nil {
 				so.skip = map[int64]bool{}
 			}
@@ -67,8 +86,9 @@ func (r *restorer) opsFor(seg *Segment) *segOps {
 }
 
 // txSkip returns the entities whose datoms tx must not restore: the
-// bookkeeping attributes of a source that was itself a restore target,
-// including those tx itself names with :db/ident.
+// bookkeeping attributes of a source that was itself a restore target and
+// the attributes the options elide, including those tx itself names with
+// :db/ident.
 func (so *segOps) txSkip(tx datomic.Tx) map[int64]bool {
 	skip := so.skip
 	if len(so.identAttrs) == 0 {
@@ -80,7 +100,7 @@ func (so *segOps) txSkip(tx datomic.Tx) map[int64]bool {
 		if !so.isIdentAttr(d.A) {
 			continue
 		}
-		if kw, ok := d.V.(datomic.Keyword); ok && isBookkeeping(kw) {
+		if kw, ok := d.V.(datomic.Keyword); ok && so.elided(kw) {
 			if !copied {
 				m := make(map[int64]bool, len(skip)+1)
 				for k, v := range skip {
@@ -134,7 +154,7 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 			}
 			oaID = d.A
 		}
-		if oa.drop {
+		if oa.drop || oa.elide {
 			continue
 		}
 		if skip != nil {
@@ -200,7 +220,7 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 		return nil, errNeedsIDs
 	}
 	var force datomic.ForcePartition
-	if !r.opts.IgnorePartitions {
+	if !r.opts.IgnorePartitions && !r.limits.NoPartitions {
 		var err error
 		if force, err = r.partitions(ctx, seg, tx); err != nil {
 			return nil, err
@@ -262,7 +282,7 @@ func (r *restorer) createBare(ctx context.Context, seg *Segment, tx datomic.Tx, 
 		ops = append(ops, datomic.Add{E: t, A: r.st.origAttr, V: src})
 	}
 	r.bare = r.bare[:0]
-	if !r.opts.IgnorePartitions {
+	if !r.opts.IgnorePartitions && !r.limits.NoPartitions {
 		force, err := r.partitions(ctx, seg, tx)
 		if err != nil {
 			return err

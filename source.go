@@ -3,6 +3,7 @@ package dcbackup
 import (
 	"context"
 	"fmt"
+	"iter"
 	"sync"
 	"time"
 
@@ -23,6 +24,10 @@ type sourceSchema struct {
 	db datomic.DB
 	// first is the source log's first transaction (T -1: empty log).
 	first datomic.Tx
+	// userStart is the t of the first transaction the source's users
+	// wrote: the transactions before it are the database's own bootstrap
+	// (Datomic Cloud logs them, t 1 to 5), never backed up or restored.
+	userStart int64
 	// renames maps every attribute whose ident changed since it was
 	// installed to its current ident (Segment.Renames).
 	renames   map[int64]datomic.Keyword
@@ -44,14 +49,39 @@ type sourceSchema struct {
 func loadSourceSchema(ctx context.Context, conn datomic.Conn, db datomic.DB) (*sourceSchema, error) {
 	s := &sourceSchema{db: db, first: datomic.Tx{T: -1}, bootstrap: map[int64]datomic.Keyword{},
 		attrs: map[int64]datomic.Attribute{}, renames: map[int64]datomic.Keyword{}}
+	bootTxs := 0
+	if lc, ok := conn.(datomic.Limited); ok {
+		lim, err := lc.Limits(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the source's limits: %w", err)
+		}
+		bootTxs = lim.BootstrapTxs
+	}
+	n := 0
+	s.userStart = -1
 	for tx, err := range conn.TxRange(ctx, 0, 0) {
 		if err != nil {
-			return nil, fmt.Errorf("read first transaction of the source log: %w", err)
+			return nil, fmt.Errorf("read first transactions of the source log: %w", err)
 		}
-		s.first = tx
-		break
+		if n == 0 {
+			s.first = tx
+		}
+		if n == bootTxs {
+			s.userStart = tx.T
+			break
+		}
+		n++
+		s.userStart = tx.T + 1
 	}
-	firstT := s.first.T
+	if s.userStart < 0 {
+		s.userStart = 0
+	}
+	// Idents asserted before the first user transaction are bootstrap
+	// idents; with an empty log, every ident is.
+	firstT := s.userStart
+	if n == 0 && s.first.T < 0 {
+		firstT = -1
+	}
 	// The transaction that gave each entity its current ident.
 	identTx := map[int64]int64{}
 	for d, err := range db.Datoms(ctx, datomic.AEVT, identAttr) {
@@ -83,6 +113,12 @@ func loadSourceSchema(ctx context.Context, conn datomic.Conn, db datomic.DB) (*s
 		}
 	}
 	return s, nil
+}
+
+// userTxs streams the source transactions of [start, end) that its users
+// wrote, leaving out the database's bootstrap transactions.
+func (s *sourceSchema) userTxs(ctx context.Context, conn datomic.Conn, start, end int64) iter.Seq2[datomic.Tx, error] {
+	return conn.TxRange(ctx, max(start, s.userStart), end)
 }
 
 // firstInstant returns the :db/txInstant of the log's first transaction.

@@ -24,8 +24,9 @@ type VerifyOptions struct {
 	// Filter and Rewrite are the restore's (RestoreOptions): Verify then
 	// expects what they made of the source, so that a filtered or
 	// rewritten restore verifies.
-	Filter  func(d datomic.Datom, attr datomic.Attribute) bool
-	Rewrite map[datomic.Keyword]func(v any) (any, error)
+	Filter          func(d datomic.Datom, attr datomic.Attribute) bool
+	Rewrite         map[datomic.Keyword]func(v any) (any, error)
+	ElideAttributes []datomic.Keyword
 }
 
 // Difference is one way in which a restored target differs from its source.
@@ -74,9 +75,10 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 		maxDiff = 20
 	}
 	rep := VerifyReport{LastT: -1}
-	v, err := newVerifier(ctx, source, target, opts.CacheSize)
+	v, err := newVerifier(ctx, source, target, opts.CacheSize, opts.ElideAttributes)
 	if v != nil {
-		v.checkPartitions = !opts.IgnorePartitions
+		v.noPartitions = hasNoPartitions(ctx, target)
+		v.checkPartitions = !opts.IgnorePartitions && !v.noPartitions
 		v.filter, v.rewrite = opts.Filter, opts.Rewrite
 	}
 	if err != nil {
@@ -90,11 +92,30 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 		rep.Differences = append(rep.Differences, d)
 		return len(rep.Differences) >= maxDiff
 	}
+	srcBoot, err := bootstrapTxs(ctx, source)
+	if err != nil {
+		return rep, fmt.Errorf("dcbackup: verify: source: %w", err)
+	}
+	tgtBoot, err := bootstrapTxs(ctx, target)
+	if err != nil {
+		return rep, fmt.Errorf("dcbackup: verify: target: %w", err)
+	}
 	nextSrc, stopSrc := iter.Pull2(source.TxRange(ctx, 0, 0))
 	defer stopSrc()
+	// The databases' own bootstrap transactions are neither restored nor
+	// compared.
+	for range srcBoot {
+		if _, err, ok := nextSrc(); !ok || err != nil {
+			break
+		}
+	}
+	n := 0
 	for ttx, err := range target.TxRange(ctx, 0, 0) {
 		if err != nil {
 			return rep, fmt.Errorf("dcbackup: verify: read target log: %w", err)
+		}
+		if n++; n <= tgtBoot {
+			continue
 		}
 		srcTx, restored, err := v.originOf(ctx, ttx)
 		if err != nil {
@@ -155,19 +176,21 @@ type verifier struct {
 	own                map[int64]bool
 	cache              *idCache[int64]
 	srcAttrs, tgtAttrs map[int64]datomic.Attribute
-	// srcBookkeeping holds the source's own restore bookkeeping
-	// attributes, when the source was itself a restore target; a restore
-	// leaves them out.
-	srcBookkeeping map[int64]bool
-	// checkPartitions compares the partitions of restored entities.
-	checkPartitions bool
+	// srcLeftOut holds the source attributes a restore leaves out: its
+	// own restore bookkeeping attributes, when the source was itself a
+	// restore target, and those the restore was told to elide.
+	srcLeftOut map[int64]bool
+	// checkPartitions compares the partitions of restored entities;
+	// noPartitions says the target has none, so a restore left out
+	// partition installations.
+	checkPartitions, noPartitions bool
 	// filter and rewrite are the restore's.
 	filter  func(d datomic.Datom, attr datomic.Attribute) bool
 	rewrite map[datomic.Keyword]func(v any) (any, error)
 	err     error
 }
 
-func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int) (*verifier, error) {
+func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int, elide []datomic.Keyword) (*verifier, error) {
 	sdb, err := source.DB(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dcbackup: verify: read source: %w", err)
@@ -181,19 +204,19 @@ func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int
 		return nil, err
 	}
 	v := &verifier{src: sdb, tgt: tdb, origAttr: ids[0], own: map[int64]bool{}, cache: newIDCache[int64](cacheSize),
-		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}, srcBookkeeping: map[int64]bool{}}
+		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}, srcLeftOut: map[int64]bool{}}
 	for i, id := range ids {
 		if have[i] {
 			v.own[id] = true
 		}
 	}
-	for _, kw := range bookkeepingAttrs {
+	for _, kw := range append(bookkeepingAttrs[:], elide...) {
 		id, ok, err := sdb.Entid(ctx, kw)
 		if err != nil {
 			return nil, fmt.Errorf("dcbackup: verify: read source schema: %w", err)
 		}
 		if ok {
-			v.srcBookkeeping[id] = true
+			v.srcLeftOut[id] = true
 		}
 	}
 	return v, nil
@@ -238,10 +261,10 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 	rewrittenAdds := map[string]datomic.Datom{}
 	for _, d := range stx.Datoms {
 		a := v.attr(ctx, v.src, v.srcAttrs, d.A)
-		if isBookkeeping(a.Ident) || v.srcBookkeeping[d.E] {
+		if v.srcLeftOut[d.A] || v.srcLeftOut[d.E] || v.noPartitions && a.Ident == installPartAttr {
 			continue
 		}
-		if ref, ok := d.V.(int64); ok && a.IsRef() && v.srcBookkeeping[ref] {
+		if ref, ok := d.V.(int64); ok && a.IsRef() && v.srcLeftOut[ref] {
 			continue
 		}
 		if v.filter != nil && !(d.E == stx.ID() && a.Ident == txInstantAttr) && !v.filter(d, a) {
@@ -436,4 +459,15 @@ func datomKey(e, a int64, val any, added bool) string {
 	b.WriteString(strconv.FormatBool(added))
 	b.WriteString("]")
 	return b.String()
+}
+
+// hasNoPartitions reports whether conn's database places entities itself
+// (Datomic Cloud): a restore into it keeps no partition.
+func hasNoPartitions(ctx context.Context, conn datomic.Conn) bool {
+	lc, ok := conn.(datomic.Limited)
+	if !ok {
+		return false
+	}
+	l, err := lc.Limits(ctx)
+	return err == nil && l.NoPartitions
 }
