@@ -3,6 +3,7 @@ package datomic
 import (
 	"bytes"
 	"cmp"
+	"math"
 	"math/big"
 	"strings"
 	"time"
@@ -77,21 +78,68 @@ func ValuesEqual(a, b any) bool {
 	return typeRank(a) == typeRank(b) && CompareValues(a, b) == 0
 }
 
+// compareBigDec orders two decimals by value, and equal values by scale.
+// It works on the digits (O(digits) plus a number conversion), never on
+// 10^scale, so any int32 scale is cheap.
 func compareBigDec(a, b BigDec) int {
-	// Numeric order first; equal numbers with different scales order by scale.
-	ra := new(big.Rat).SetFrac(a.Unscaled, pow10(a.Scale))
-	rb := new(big.Rat).SetFrac(b.Unscaled, pow10(b.Scale))
-	if c := ra.Cmp(rb); c != 0 {
-		return c
+	ua, ub := a.Unscaled, b.Unscaled
+	if ua == nil {
+		ua = new(big.Int)
+	}
+	if ub == nil {
+		ub = new(big.Int)
+	}
+	sa, sb := ua.Sign(), ub.Sign()
+	if sa != sb {
+		return cmp.Compare(sa, sb)
+	}
+	if sa == 0 || a.Scale == b.Scale {
+		if c := ua.Cmp(ub); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Scale, b.Scale)
+	}
+	// Same sign, not zero, different scales: compare the magnitudes by the
+	// position of their first digit (digits - scale), then digit by digit.
+	da, db := decimalDigits(ua), decimalDigits(ub)
+	if ea, eb := da-int64(a.Scale), db-int64(b.Scale); ea != eb {
+		return sa * cmp.Compare(ea, eb)
+	}
+	x, y := new(big.Int).Abs(ua), new(big.Int).Abs(ub)
+	switch {
+	case da < db:
+		x.Mul(x, new(big.Int).Exp(big.NewInt(10), big.NewInt(db-da), nil))
+	case db < da:
+		y.Mul(y, new(big.Int).Exp(big.NewInt(10), big.NewInt(da-db), nil))
+	}
+	if c := x.Cmp(y); c != 0 {
+		return sa * c
 	}
 	return cmp.Compare(a.Scale, b.Scale)
 }
 
-func pow10(scale int32) *big.Int {
-	if scale <= 0 {
-		return big.NewInt(1)
+// decimalDigits returns the number of decimal digits of x (not zero).
+func decimalDigits(x *big.Int) int64 {
+	if x.IsInt64() {
+		v := x.Int64()
+		if v < 0 {
+			if v == math.MinInt64 {
+				return 19
+			}
+			v = -v
+		}
+		n := int64(1)
+		for v >= 10 {
+			v /= 10
+			n++
+		}
+		return n
 	}
-	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)
+	s := x.Text(10)
+	if s[0] == '-' {
+		return int64(len(s) - 1)
+	}
+	return int64(len(s))
 }
 
 func typeRank(v any) int {

@@ -3,7 +3,9 @@ package datomic
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -93,26 +95,53 @@ type BigDec struct {
 	Scale    int32
 }
 
-// String formats d as a plain decimal number.
+// String formats d as java.math.BigDecimal.toString does: plain notation
+// ("-12.340") when the scale is not negative and the number has at most six
+// zeros after the decimal point before its first digit, exponent notation
+// ("1.5E+3", "1E-10") otherwise. The text is O(digits) long whatever the
+// scale, and ParseBigDec reads it back with the same scale.
 func (d BigDec) String() string {
 	u := d.Unscaled
 	if u == nil {
 		u = new(big.Int)
 	}
-	s := new(big.Int).Abs(u).String()
-	sign := ""
+	digits := new(big.Int).Abs(u).Text(10)
+	var b strings.Builder
+	b.Grow(len(digits) + 16)
 	if u.Sign() < 0 {
-		sign = "-"
+		b.WriteByte('-')
 	}
-	switch {
-	case d.Scale <= 0:
-		return sign + s + strings.Repeat("0", int(-d.Scale))
-	case int(d.Scale) >= len(s):
-		return sign + "0." + strings.Repeat("0", int(d.Scale)-len(s)) + s
-	default:
-		i := len(s) - int(d.Scale)
-		return sign + s[:i] + "." + s[i:]
+	scale := int64(d.Scale)
+	n := int64(len(digits))
+	adjusted := n - 1 - scale // the exponent of the first digit
+	if scale >= 0 && adjusted >= -6 {
+		switch {
+		case scale == 0:
+			b.WriteString(digits)
+		case n > scale:
+			b.WriteString(digits[:n-scale])
+			b.WriteByte('.')
+			b.WriteString(digits[n-scale:])
+		default: // at most five zeros after the point
+			b.WriteString("0.")
+			for range scale - n {
+				b.WriteByte('0')
+			}
+			b.WriteString(digits)
+		}
+		return b.String()
 	}
+	b.WriteByte(digits[0])
+	if n > 1 {
+		b.WriteByte('.')
+		b.WriteString(digits[1:])
+	}
+	b.WriteByte('E')
+	if adjusted >= 0 {
+		b.WriteByte('+')
+	}
+	b.WriteString(strconv.FormatInt(adjusted, 10))
+	return b.String()
 }
 
 // Equal reports whether d and o have the same unscaled value and scale.
@@ -120,14 +149,17 @@ func (d BigDec) Equal(o BigDec) bool {
 	return d.Scale == o.Scale && bigEqual(d.Unscaled, o.Unscaled)
 }
 
-// ParseBigDec parses a decimal such as "-12.340" keeping its scale.
+// ParseBigDec parses a decimal such as "-12.340", "1.5E+3" or "7e-2M"
+// keeping its scale (the digits after the point, minus the exponent), as
+// java.math.BigDecimal does. A scale outside int32 is an error, as in Java.
 func ParseBigDec(s string) (BigDec, error) {
+	bad := func() (BigDec, error) { return BigDec{}, fmt.Errorf("datomic: invalid bigdec %q", s) }
 	t := strings.TrimSuffix(s, "M")
 	exp := int64(0)
 	if i := strings.IndexAny(t, "eE"); i >= 0 {
 		var err error
-		if _, err = fmt.Sscan(t[i+1:], &exp); err != nil {
-			return BigDec{}, fmt.Errorf("datomic: invalid bigdec %q", s)
+		if exp, err = strconv.ParseInt(t[i+1:], 10, 64); err != nil {
+			return bad()
 		}
 		t = t[:i]
 	}
@@ -136,11 +168,23 @@ func ParseBigDec(s string) (BigDec, error) {
 		scale = int64(len(t) - i - 1)
 		t = t[:i] + t[i+1:]
 	}
+	if t == "" || t == "+" || t == "-" {
+		return bad()
+	}
 	u, ok := new(big.Int).SetString(t, 10)
 	if !ok {
-		return BigDec{}, fmt.Errorf("datomic: invalid bigdec %q", s)
+		return bad()
 	}
-	return BigDec{Unscaled: u, Scale: int32(scale - exp)}, nil
+	// scale is at most len(s); scale - exp overflows only for an exponent
+	// near math.MinInt64.
+	if exp < 0 && scale > math.MaxInt64+exp {
+		return BigDec{}, fmt.Errorf("datomic: bigdec %q: scale out of range", s)
+	}
+	sc := scale - exp
+	if sc < math.MinInt32 || sc > math.MaxInt32 {
+		return BigDec{}, fmt.Errorf("datomic: bigdec %q: scale %d out of range (Java allows an int)", s, sc)
+	}
+	return BigDec{Unscaled: u, Scale: int32(sc)}, nil
 }
 
 // Tuple is a :db.type/tuple value. A nil element stands for a missing value

@@ -186,6 +186,22 @@ func TestBigDecNegativeScale(t *testing.T) {
 	assert.True(t, d.Equal(got.([]any)[0].(datomic.BigDec)))
 }
 
+// TestBigDecExtremeScales: every int32 scale writes a short string that
+// reads back with the same scale; a scale beyond int32 is refused.
+func TestBigDecExtremeScales(t *testing.T) {
+	for _, scale := range []int32{math.MinInt32, math.MinInt32 + 1, -1, 1, 1 << 24, math.MaxInt32} {
+		d := datomic.BigDec{Unscaled: big.NewInt(-987), Scale: scale}
+		enc, err := Marshal([]any{d})
+		require.NoError(t, err)
+		assert.Less(t, len(enc), 40, "%s", enc)
+		got, err := Unmarshal(enc)
+		require.NoError(t, err)
+		assert.True(t, d.Equal(got.([]any)[0].(datomic.BigDec)), "%s", enc)
+	}
+	_, err := Unmarshal([]byte(`["~f1E-2147483648"]`))
+	assert.Error(t, err, "scale 2^31")
+}
+
 func TestMalformed(t *testing.T) {
 	good := `["^ ","~:data",[["~#datom",[1,2,"x",3,true]],["^1",[1,2,"y",3,false]]],"~:t",5]`
 	_, err := Unmarshal([]byte(good))

@@ -77,7 +77,9 @@ func scalarString(v any) (s string, ok bool) {
 }
 
 // bigDecString writes d so that its scale survives (1.50 stays 1.50, and a
-// negative scale uses an exponent as java.math.BigDecimal does).
+// negative scale uses an exponent as java.math.BigDecimal does). Its length
+// is proportional to the digits for any scale (BigDec.String switches to an
+// exponent where the plain text would be long).
 func bigDecString(d datomic.BigDec) string {
 	if d.Scale >= 0 {
 		return d.String()
@@ -86,7 +88,8 @@ func bigDecString(d datomic.BigDec) string {
 	if u == nil {
 		u = new(big.Int)
 	}
-	return u.String() + "E+" + strconv.Itoa(int(-d.Scale))
+	// Negated as an int64: -(-2^31) does not fit an int32.
+	return u.String() + "E+" + strconv.FormatInt(-int64(d.Scale), 10)
 }
 
 func isScalar(v any) bool {
