@@ -76,7 +76,8 @@ func inAttr(err error, k datomic.Keyword) error {
 // List forms are [:db/add e a v], [:db/retract e a v], [:db/cas e a old new]
 // and [:db/retractEntity e] (and the older :db.fn/cas and
 // :db.fn/retractEntity); other transaction functions are [ErrUnsupported],
-// as are #db/fn and other tagged values.
+// as are tagged values the reader does not know. A #db/fn literal is a
+// datomic.Fn value (of a :db.type/fn attribute such as :db/fn).
 //
 // Values: instants are truncated to milliseconds, keywords stay keywords
 // (they are idents when the attribute is a ref) and a set always holds the

@@ -855,6 +855,8 @@ func (d *Decoder) tagged(tag datomic.Symbol, v any) (any, error) {
 		return datomic.URI(s), nil
 	case "db/id":
 		return d.dbID(v)
+	case "db/fn":
+		return dbFn(v)
 	}
 	return Tagged{Tag: tag, Value: v}, nil
 }

@@ -224,13 +224,37 @@ func TestDBID(t *testing.T) {
 	}
 }
 
-func TestDBFnIsOpaque(t *testing.T) {
-	v := mustRead(t, `#db/fn {:lang "clojure" :params [db e] :code (-> (d/entity db e) :x (+ 1))}`)
-	tg, ok := v.(Tagged)
-	require.True(t, ok)
-	assert.Equal(t, datomic.Symbol("db/fn"), tg.Tag)
-	lang, _ := tg.Value.(Map).Keyword("lang")
-	assert.Equal(t, "clojure", lang)
+func TestDBFnReadsAsFunction(t *testing.T) {
+	v := mustRead(t, `#db/fn {:lang "clojure" :params [db e] :code (-> (d/entity db e) :x (+ 1)) :requires [[clojure.string :as str]]}`)
+	f, ok := v.(datomic.Fn)
+	require.True(t, ok, "%T", v)
+	assert.Equal(t, datomic.Fn{Lang: "clojure", Params: []datomic.Symbol{"db", "e"},
+		Code: "(-> (d/entity db e) :x (+ 1))", Requires: "[[clojure.string :as str]]"}, f)
+
+	v = mustRead(t, `#db/fn {:lang :java :params [] :code "return 1;" :imports [java.util.Date]}`)
+	assert.Equal(t, datomic.Fn{Lang: "java", Params: []datomic.Symbol{}, Code: "return 1;", Imports: "[java.util.Date]"}, v)
+
+	// Marshal prints the literal back; reading it again gives the same function.
+	text, err := Marshal(f)
+	require.NoError(t, err)
+	assert.Equal(t, `#db/fn {:lang :clojure, :params [db e], :code "(-> (d/entity db e) :x (+ 1))", :requires [[clojure.string :as str]]}`, string(text))
+	assert.True(t, Equal(f, mustRead(t, string(text))))
+	assert.False(t, Equal(f, datomic.Fn{Lang: "clojure", Code: "x"}))
+
+	for _, bad := range []string{
+		`#db/fn []`,
+		`#db/fn {:lang "clojure"}`,
+		`#db/fn {:code "x"}`,
+		`#db/fn {:lang "ruby" :code "x"}`,
+		`#db/fn {:lang "clojure" :code "x" :params [1]}`,
+		`#db/fn {:lang "clojure" :code "x" :params x}`,
+		`#db/fn {:lang "clojure" :code "x" :extra 1}`,
+		`#db/fn {:lang "clojure" :code "x" :requires foo}`,
+		`#db/fn {"lang" "clojure" :code "x"}`,
+	} {
+		_, err := Unmarshal([]byte(bad))
+		assert.ErrorIs(t, err, ErrSyntax, bad)
+	}
 }
 
 func TestStreaming(t *testing.T) {
@@ -304,7 +328,9 @@ func TestSyntaxErrors(t *testing.T) {
 		{`1/2`, 1, 1, "invalid number"},
 		{`0x1F`, 1, 1, "invalid number"},
 		{`1e`, 1, 1, "invalid number"},
-		{`1e1234567890M`, 1, 1, "out of range"},
+		{`1e123456789012M`, 1, 1, "out of range"},
+		{`1e-2147483648M`, 1, 1, "invalid number"}, // scale 2^31: beyond Java's int
+		{`1e2147483649M`, 1, 1, "invalid number"},
 		{`.5`, 1, 1, "invalid symbol"},
 		{`a/b/c`, 1, 1, "invalid symbol"},
 		{`:`, 1, 1, "empty keyword"},
@@ -417,4 +443,19 @@ func TestTagValueTypes(t *testing.T) {
 	}
 	v := mustRead(t, `#uuid #_ 1 "0005682C-3083-415E-AE4C-DEBD7BE3E47E"`)
 	assert.Equal(t, mustUUID("0005682c-3083-415e-ae4c-debd7be3e47e"), v)
+}
+
+// TestBigDecExtremeScalesRoundTrip: every scale Java allows prints as a
+// short literal that reads back with the same scale.
+func TestBigDecExtremeScalesRoundTrip(t *testing.T) {
+	for _, scale := range []int32{math.MinInt32, math.MinInt32 + 1, -7, 0, 7, 1 << 20, math.MaxInt32} {
+		for _, u := range []int64{0, 1, -15, 1234567} {
+			d := datomic.BigDec{Unscaled: big.NewInt(u), Scale: scale}
+			text, err := Marshal(d)
+			require.NoError(t, err)
+			assert.Less(t, len(text), 40, "%s", text)
+			back := mustRead(t, string(text))
+			assert.True(t, Equal(d, back), "%s read back as %v", text, back)
+		}
+	}
 }

@@ -29,7 +29,9 @@
 //	#db/id [:db.part/user]    datomic.TempID, unique per occurrence
 //	#db/id [:db.part/user -1] datomic.TempID, equal for equal numbers
 //	#db/id [:db.part/tx]      datomic.TxTempID ("datomic.tx")
-//	#other/tag value          Tagged (kept as read; #db/fn is one of these)
+//	#db/fn {:lang :clojure    datomic.Fn (:lang, :params, :code as a string or a
+//	  :params [..] :code ..}  form kept as EDN text, :requires, :imports)
+//	#other/tag value          Tagged (kept as read)
 //
 // Whitespace includes commas; ';' starts a comment to the end of the line;
 // #_ discards the next form. Duplicate map keys and set elements are

@@ -16,7 +16,7 @@ import (
 // value. It accepts what the reader produces (nil, bool, int64, *big.Int,
 // float64, datomic.BigDec, string, Char, datomic.Keyword, datomic.Symbol,
 // []any, List, Set, Map, Tagged, time.Time, datomic.UUID, datomic.URI,
-// datomic.TempID) and also int, float32, datomic.Tuple (as a vector),
+// datomic.TempID, datomic.Fn) and also int, float32, datomic.Tuple (as a vector),
 // datomic.LookupRef (as a vector) and datomic.EntityMap.
 //
 // A tempid made by the reader from #db/id prints as a #db/id tag again
@@ -95,6 +95,8 @@ func Append(dst []byte, v any) ([]byte, error) {
 		return append(dst, '"'), nil
 	case datomic.UUID:
 		return append(append(append(dst, `#uuid "`...), x.String()...), '"'), nil
+	case datomic.Fn:
+		return appendFn(dst, x), nil
 	case datomic.URI:
 		return appendString(append(dst, "#uri "...), string(x)), nil
 	case datomic.TempID:
@@ -108,6 +110,28 @@ func Append(dst []byte, v any) ([]byte, error) {
 		return appendString(dst, string(x)), nil
 	}
 	return nil, fmt.Errorf("edn: cannot format value of type %T", v)
+}
+
+// appendFn writes f as a #db/fn literal; :code is written as a string,
+// which reads back as the same function.
+func appendFn(dst []byte, f datomic.Fn) []byte {
+	dst = append(dst, "#db/fn {:lang :"...)
+	dst = append(dst, f.Lang...)
+	dst = append(dst, ", :params ["...)
+	for i, p := range f.Params {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, p...)
+	}
+	dst = appendString(append(dst, "], :code "...), f.Code)
+	if f.Requires != "" {
+		dst = append(append(dst, ", :requires "...), f.Requires...)
+	}
+	if f.Imports != "" {
+		dst = append(append(dst, ", :imports "...), f.Imports...)
+	}
+	return append(dst, '}')
 }
 
 func sortedKeys(m datomic.EntityMap) []datomic.Keyword {
@@ -167,10 +191,13 @@ func appendBigDec(dst []byte, d datomic.BigDec) ([]byte, error) {
 		return nil, fmt.Errorf("edn: BigDec without unscaled value")
 	}
 	if d.Scale < 0 {
-		// 15 with scale -2 is 1.5E+3 in Java; keep the scale with an exponent.
+		// 15 with scale -2 is 1.5E+3 in Java; keep the scale with an
+		// exponent (negated as an int64: -(-2^31) does not fit an int32).
 		dst = d.Unscaled.Append(dst, 10)
-		return append(strconv.AppendInt(append(dst, 'E'), int64(-d.Scale), 10), 'M'), nil
+		return append(strconv.AppendInt(append(dst, 'E'), -int64(d.Scale), 10), 'M'), nil
 	}
+	// Java's notation: plain, or an exponent when the scale would make the
+	// plain text long (1E-2147483647M, not two billion zeros).
 	return append(append(dst, d.String()...), 'M'), nil
 }
 

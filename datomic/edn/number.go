@@ -9,9 +9,11 @@ import (
 	"github.com/dcbackup/dcbackup/datomic"
 )
 
-// maxExpDigits bounds the exponent of a number, so that a BigDec's scale
-// fits in an int32.
-const maxExpDigits = 9
+// maxExpDigits bounds the digits of a number's exponent: enough for every
+// scale Java allows (a BigDec with scale -2^31 prints an exponent of 10
+// digits, more with a long unscaled value); datomic.ParseBigDec refuses
+// scales beyond int32.
+const maxExpDigits = 11
 
 // parseNumber interprets a token that starts with a digit or with a sign
 // followed by a digit: int64 (or *big.Int when it overflows or has the N

@@ -60,14 +60,16 @@ func TestDayOfDatomicShapes(t *testing.T) {
 
 	fns := decodeFile(t, sampleFile(t, "day-of-datomic", "clojure-data-functions.edn"))
 	require.Len(t, fns, 1)
-	var tagged int
+	var fnCount int
 	for _, m := range fns[0].([]any) {
 		if v, ok := m.(Map).Keyword("db/fn"); ok {
-			assert.Equal(t, datomic.Symbol("db/fn"), v.(Tagged).Tag)
-			tagged++
+			f := v.(datomic.Fn)
+			assert.Equal(t, datomic.Keyword("clojure"), f.Lang)
+			assert.NotEmpty(t, f.Code)
+			fnCount++
 		}
 	}
-	assert.Equal(t, 4, tagged)
+	assert.Equal(t, 4, fnCount)
 }
 
 func TestMBrainzFilesParse(t *testing.T) {

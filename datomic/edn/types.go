@@ -109,6 +109,9 @@ func Equal(a, b any) bool {
 	case datomic.LookupRef:
 		y, ok := b.(datomic.LookupRef)
 		return ok && Equal(x.A, y.A) && Equal(x.V, y.V)
+	case datomic.Fn:
+		y, ok := b.(datomic.Fn)
+		return ok && x.Equal(y)
 	case datomic.EntityMap:
 		y, ok := b.(datomic.EntityMap)
 		if !ok || len(x) != len(y) {
