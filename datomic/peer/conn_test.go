@@ -57,7 +57,7 @@ func TestTransactEveryValueType(t *testing.T) {
 			"t/ref":       []any{datomic.TempID("bob"), kw("color/red")},
 			"t/component": datomic.EntityMap{"t/string": "part"},
 			"t/pair":      datomic.Tuple{int64(1), int64(2)},
-			"t/mixed":     datomic.Tuple{"x", float32(1.25)},
+			"t/mixed":     datomic.Tuple{"x", float64(1.25)},
 		},
 		datomic.Add{E: datomic.TempID("bob"), A: kw("t/string"), V: "Bob"},
 		datomic.Add{E: datomic.TempID("bob"), A: kw("t/ref"), V: datomic.TempID("ann")},
@@ -175,7 +175,7 @@ func TestDBReads(t *testing.T) {
 	require.NoError(t, err)
 	rep, err := e.conn.Transact(ctx, []datomic.Op{
 		datomic.EntityMap{"db/id": datomic.TempID("a"), "t/string": "a", "t/long": int64(3), "t/float": float32(1.5),
-			"t/mixed": datomic.Tuple{"m", float32(2.5)}},
+			"t/mixed": datomic.Tuple{"m", float64(2.5)}},
 		datomic.EntityMap{"db/id": datomic.TempID("b"), "t/string": "b", "t/long": int64(1), "t/ref": []any{datomic.TempID("a")}},
 		datomic.EntityMap{"db/id": datomic.TempID("c"), "t/string": "c", "t/long": int64(2)},
 	})
