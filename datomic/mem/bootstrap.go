@@ -55,7 +55,7 @@ var defaultBoot = []bootDef{
 	{id: 36, ident: "db.cardinality/many"},
 	{id: 37, ident: "db.unique/value"},
 	{id: 38, ident: "db.unique/identity"},
-	{id: 39, ident: "db/fn", vt: datomic.TypeRef, card: one},
+	{id: 39, ident: "db/fn", vt: datomic.TypeFn, card: one},
 	{id: 40, ident: "db/valueType", vt: datomic.TypeRef, card: one},
 	{id: 41, ident: "db/cardinality", vt: datomic.TypeRef, card: one},
 	{id: 42, ident: "db/unique", vt: datomic.TypeRef, card: one},
@@ -86,7 +86,7 @@ var defaultBoot = []bootDef{
 	{id: 67, ident: "db.attr/preds", vt: datomic.TypeSymbol, card: many},
 	{id: 68, ident: "db.entity/attrs", vt: datomic.TypeKeyword, card: many},
 	{id: 69, ident: "db.entity/preds", vt: datomic.TypeSymbol, card: many},
-	{id: 70, ident: "db/ensure", vt: datomic.TypeRef, card: one},
+	{id: 70, ident: "db/ensure", vt: datomic.TypeRef, card: many},
 }
 
 // extraBoot are the additional built-ins of Options.ExtraBuiltins. They take
@@ -110,7 +110,18 @@ type sysIDs struct {
 	cardOne, cardMany, uniqueValue, uniqueIdentity                int64
 	partTx, partUser                                              int64
 	types                                                         map[int64]datomic.ValueType
-	typeIDs                                                       [datomic.TypeTuple + 1]int64
+	typeIDs                                                       [datomic.TypeFn + 1]int64
+
+	// Datomic Pro's excision, predicates, entity specs and functions.
+	excise, exciseAttrs, exciseBeforeT, exciseBefore int64
+	attrPreds, entityAttrs, entityPreds, ensure      int64
+	fn, lang, code, fressianTag, installFn           int64
+}
+
+// valueTypes are the value types of the engine: Datomic's, and :db.type/fn,
+// Datomic Pro's stored functions.
+func valueTypes() []datomic.ValueType {
+	return append(datomic.ValueTypes(), datomic.TypeFn)
 }
 
 // layout returns the bootstrap entities of opts with their final ids.
@@ -173,10 +184,23 @@ func (c *Conn) bootstrap(opts Options) {
 	s.cardMany = byIdent["db.cardinality/many"]
 	s.uniqueValue = byIdent["db.unique/value"]
 	s.uniqueIdentity = byIdent["db.unique/identity"]
+	s.excise = byIdent["db/excise"]
+	s.exciseAttrs = byIdent["db.excise/attrs"]
+	s.exciseBeforeT = byIdent["db.excise/beforeT"]
+	s.exciseBefore = byIdent["db.excise/before"]
+	s.attrPreds = byIdent["db.attr/preds"]
+	s.entityAttrs = byIdent["db.entity/attrs"]
+	s.entityPreds = byIdent["db.entity/preds"]
+	s.ensure = byIdent["db/ensure"]
+	s.fn = byIdent["db/fn"]
+	s.lang = byIdent["db/lang"]
+	s.code = byIdent["db/code"]
+	s.fressianTag = byIdent["fressian/tag"]
+	s.installFn = byIdent["db.install/function"]
 	s.partTx = byIdent["db.part/tx"]
 	s.partUser = byIdent["db.part/user"]
 	s.types = make(map[int64]datomic.ValueType)
-	for _, t := range datomic.ValueTypes() {
+	for _, t := range valueTypes() {
 		id := byIdent[t.Ident()]
 		s.types[id] = t
 		s.typeIDs[t] = id
@@ -229,7 +253,7 @@ func (c *Conn) bootstrap(opts Options) {
 		}
 		add(0, s.installAttr, d.id)
 	}
-	for _, t := range datomic.ValueTypes() {
+	for _, t := range valueTypes() {
 		add(0, s.installType, s.typeIDs[t])
 	}
 	for _, p := range []int64{0, s.partTx, s.partUser} {

@@ -41,6 +41,18 @@ type Options struct {
 	// partitions, and what Cloud refuses is refused. It cannot be combined
 	// with SharedCounter: New panics.
 	Cloud bool
+	// AttrPreds are the attribute predicates (:db.attr/preds) the database
+	// can run, by the symbol that names them: a value passes when the
+	// function returns true. A transaction that needs a symbol missing here
+	// is refused, as Datomic refuses one whose predicate is not on the
+	// transactor's classpath.
+	AttrPreds map[datomic.Symbol]func(v any) bool
+	// EntityPreds are the entity predicates (:db.entity/preds of an entity
+	// spec, run by :db/ensure) the database can run, by symbol. A predicate
+	// gets the database as it would be after the transaction and the
+	// entity id; the entity passes when it returns true. Missing symbols
+	// are refused as for AttrPreds.
+	EntityPreds map[datomic.Symbol]func(ctx context.Context, db datomic.DB, e int64) bool
 }
 
 // Stats are a few figures about a database's latest value.
@@ -48,7 +60,8 @@ type Stats struct {
 	// Datoms is the number of current (asserted, not retracted) datoms,
 	// bootstrap datoms included.
 	Datoms int
-	// Facts is the number of datoms ever asserted, history included.
+	// Facts is the number of datoms ever asserted, history included,
+	// excised datoms not.
 	Facts int
 	// Entities is the number of entities that ever had a datom.
 	Entities int
@@ -66,6 +79,9 @@ type Conn struct {
 	shared bool
 	cloud  bool // Datomic Cloud mode (Options.Cloud)
 	sys    sysIDs
+	// attrPreds and entityPreds are Options.AttrPreds and EntityPreds.
+	attrPreds   map[datomic.Symbol]func(v any) bool
+	entityPreds map[datomic.Symbol]func(ctx context.Context, db datomic.DB, e int64) bool
 
 	txMu sync.Mutex // serialises Transact; guards the writer state below
 
@@ -92,6 +108,7 @@ type Conn struct {
 	avet        map[int64]*attrVals
 	log         []txRec // log[0] is the bootstrap pseudo-transaction (t 0)
 	live        int
+	excised     int // facts whose assertion was excised
 	lastInstant time.Time
 }
 
@@ -105,17 +122,19 @@ type txRec struct {
 // New returns a new database holding only the bootstrap schema.
 func New(opts Options) *Conn {
 	c := &Conn{
-		id:        opts.DatabaseID,
-		clock:     opts.Clock,
-		shared:    opts.SharedCounter,
-		attrs:     make(map[int64]*attrInfo),
-		idents:    make(map[datomic.Keyword]int64),
-		names:     make(map[int64]datomic.Keyword),
-		identVals: make(map[datomic.Keyword]any),
-		ents:      make(map[int64][]uint32),
-		refs:      make(map[int64][]uint32),
-		avet:      make(map[int64]*attrVals),
-		parts:     make(map[int64]int64),
+		id:          opts.DatabaseID,
+		clock:       opts.Clock,
+		shared:      opts.SharedCounter,
+		attrPreds:   opts.AttrPreds,
+		entityPreds: opts.EntityPreds,
+		attrs:       make(map[int64]*attrInfo),
+		idents:      make(map[datomic.Keyword]int64),
+		names:       make(map[int64]datomic.Keyword),
+		identVals:   make(map[datomic.Keyword]any),
+		ents:        make(map[int64][]uint32),
+		refs:        make(map[int64][]uint32),
+		avet:        make(map[int64]*attrVals),
+		parts:       make(map[int64]int64),
 	}
 	if c.clock == nil {
 		c.clock = time.Now
@@ -155,7 +174,7 @@ func (c *Conn) Stats() Stats {
 	defer c.mu.RUnlock()
 	return Stats{
 		Datoms:       c.live,
-		Facts:        int(c.facts.n),
+		Facts:        int(c.facts.n) - c.excised,
 		Entities:     len(c.ents),
 		Transactions: len(c.log) - 1,
 		BasisT:       c.log[len(c.log)-1].t,

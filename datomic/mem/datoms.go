@@ -29,8 +29,14 @@ func (x *txState) datoms() error {
 		if s.kind != kRetract {
 			continue
 		}
+		if x.derivedInstall(s.e.id, s.a.ID) {
+			continue // Datomic drops it: install datoms are the engine's
+		}
 		fi, ok := c.liveFact(s.e.id, s.a, s.v)
 		if !ok {
+			if len(s.a.composites) > 0 {
+				x.compTouched = append(x.compTouched, touchRec{s.e.id, s.a.ID, s.op})
+			}
 			continue
 		}
 		if x.retr == nil {
@@ -55,6 +61,9 @@ func (x *txState) datoms() error {
 			}
 		}
 	}
+	if err := x.checkBootDatoms(); err != nil {
+		return err
+	}
 	if err := x.checkSchema(); err != nil {
 		return err
 	}
@@ -64,7 +73,10 @@ func (x *txState) datoms() error {
 	if err := x.composites(); err != nil {
 		return err
 	}
-	return x.checkUnique()
+	if err := x.checkUnique(); err != nil {
+		return err
+	}
+	return x.checkPreds()
 }
 
 func (x *txState) retract(op int32, r *retrInfo, a *attrInfo) {
@@ -81,8 +93,23 @@ func (x *txState) retract(op int32, r *retrInfo, a *attrInfo) {
 func (x *txState) assert(s *stmt) error {
 	c := x.c
 	e, a, v := s.e.id, s.a, s.v
-	if e == x.txID && a.ID == c.sys.txInstant {
+	switch {
+	case e == x.txID && a.ID == c.sys.txInstant:
 		return nil // handled by txInstant
+	case x.derivedInstall(e, a.ID):
+		// Datomic drops explicit install and alter datoms and writes the
+		// install datom of each new attribute itself (checkSchema).
+		if a.ID == c.sys.installAttr {
+			if x.installVals == nil {
+				x.installVals = make(map[int64]bool)
+			}
+			x.installVals[v.(int64)] = true
+		}
+		return nil
+	case a.ID == c.sys.ensure:
+		// :db/ensure is a directive, never a datom (checkPreds).
+		x.ensures = append(x.ensures, ensureReq{e: e, spec: v.(int64), op: s.op})
+		return nil
 	}
 	vk := valKey(v)
 	k := eavKey{e, a.ID, vk}
@@ -132,8 +159,16 @@ func (x *txState) assert(s *stmt) error {
 	}
 	if !redundant {
 		x.out = append(x.out, datum{e: e, a: a.ID, v: v, ai: a, added: true, op: s.op})
+	} else if len(a.composites) > 0 {
+		x.compTouched = append(x.compTouched, touchRec{e, a.ID, s.op})
 	}
 	return nil
+}
+
+// derivedInstall reports whether [e a] is an install or alter datom on
+// :db.part/db, which the engine derives itself.
+func (x *txState) derivedInstall(e, a int64) bool {
+	return e == datomic.PartDB && (a == x.c.sys.installAttr || a == x.c.sys.alterAttr)
 }
 
 // maybeLive reports whether e may have datoms before this transaction
@@ -250,12 +285,22 @@ func (x *txState) txInstant() error {
 	op := int32(-1)
 	for i := range x.stmts {
 		s := &x.stmts[i]
-		if s.kind != kAdd || s.e.id != x.txID || s.a.ID != c.sys.txInstant {
+		if s.a.ID != c.sys.txInstant || (s.kind != kAdd && s.kind != kRetract) {
+			continue
+		}
+		if s.e.id != x.txID {
+			if datomic.IsTxID(s.e.id) {
+				return txErr(datomic.ErrResetTxInstant, int(s.op), "%s: you can set :db/txInstant only on the current transaction",
+					fmtDatom(kindName(s.kind), s.e.id, s.a.Ident, s.v))
+			}
+			continue // an ordinary datom on an ordinary entity
+		}
+		if s.kind != kAdd {
 			continue
 		}
 		t := s.v.(time.Time)
 		if given && !t.Equal(inst) {
-			return txErr(datomic.ErrDatomsConflict, int(s.op), "two values for :db/txInstant of the transaction: %s and %s",
+			return txErr(datomic.ErrMultipleTxInstants, int(s.op), "time conflict: :db/txInstant specified more than once (%s and %s)",
 				fmtPos(inst), fmtPos(t))
 		}
 		inst, given, op = t, true, s.op

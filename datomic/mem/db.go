@@ -391,6 +391,9 @@ func (d *DB) emit(ctx context.Context, q query, g int64, sc *scratch, yield func
 		c.mu.RLock()
 		for _, i := range sel[:n] {
 			f := c.facts.at(i)
+			if !f.visible(d.pos) {
+				continue // excised since it was selected
+			}
 			buf = append(buf, datomic.Datom{E: f.e, A: f.a, V: f.v, Tx: datomic.TxID(c.log[f.add].t), Added: true})
 		}
 		c.mu.RUnlock()

@@ -32,3 +32,11 @@ func fmtPos(x any) string {
 	}
 	return datomic.FormatValue(x)
 }
+
+// kindName names a statement kind as its list form.
+func kindName(kind uint8) string {
+	if kind == kAdd {
+		return "db/add"
+	}
+	return "db/retract"
+}

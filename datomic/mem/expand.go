@@ -305,6 +305,11 @@ func (x *txState) attrOf(op int, a any) (*attrInfo, error) {
 		id = v
 	case int:
 		id = int64(v)
+	case datomic.LookupRef: // such as [:db/ident :person/name]
+		var err error
+		if id, err = x.lookup(op, v); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, txErr(datomic.ErrNotAnAttribute, op, "%s (%T) is not an attribute", fmtPos(a), a)
 	}

@@ -58,11 +58,15 @@ func (c *Conn) TxRange(ctx context.Context, start, end int64) iter.Seq2[datomic.
 // txAt returns the transaction at log position p; the caller holds mu.
 func (c *Conn) txAt(p int) datomic.Tx {
 	rec := &c.log[p]
-	tx := datomic.Tx{T: rec.t, Datoms: make([]datomic.Datom, len(rec.datoms))}
+	tx := datomic.Tx{T: rec.t, Datoms: make([]datomic.Datom, 0, len(rec.datoms))}
 	txID := datomic.TxID(rec.t)
-	for i, ref := range rec.datoms {
+	for _, ref := range rec.datoms {
 		f := c.facts.at(ref &^ retractFlag)
-		tx.Datoms[i] = datomic.Datom{E: f.e, A: f.a, V: f.v, Tx: txID, Added: ref&retractFlag == 0}
+		added := ref&retractFlag == 0
+		if added && f.add == excisedPos || !added && f.ret == excisedPos {
+			continue // excised
+		}
+		tx.Datoms = append(tx.Datoms, datomic.Datom{E: f.e, A: f.a, V: f.v, Tx: txID, Added: added})
 	}
 	return tx
 }

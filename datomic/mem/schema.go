@@ -1,6 +1,8 @@
 package mem
 
 import (
+	"slices"
+
 	"github.com/dcbackup/dcbackup/datomic"
 )
 
@@ -12,6 +14,8 @@ type attrInfo struct {
 	composites []*attrInfo
 	// parts are, for a composite tuple, its component attributes in order.
 	parts []*attrInfo
+	// preds are the attribute's predicates (:db.attr/preds), sorted.
+	preds []datomic.Symbol
 }
 
 // insertFact adds f to the fact store and the indexes; vt is the value type
@@ -159,6 +163,13 @@ func (c *Conn) refreshSchema(ids []int64) {
 			c.attrs[id] = info
 		}
 		info.Attribute = a
+		info.preds = info.preds[:0]
+		for _, i := range c.ents[id] {
+			if f := c.facts.at(i); f.a == c.sys.attrPreds && f.visible(pos) {
+				info.preds = append(info.preds, f.v.(datomic.Symbol))
+			}
+		}
+		slices.Sort(info.preds)
 		if c.avet[id] == nil {
 			c.avet[id] = newAttrVals()
 		}

@@ -58,6 +58,7 @@ type (
 	decKey   string
 	bytesKey string
 	tupleKey string
+	fnKey    string
 )
 
 // valKey returns a comparable key such that valKey(a) == valKey(b) iff a and
@@ -76,6 +77,8 @@ func valKey(v any) any {
 		var b strings.Builder
 		writeTupleKey(&b, x)
 		return tupleKey(b.String())
+	case datomic.Fn:
+		return fnKey(x.String())
 	}
 	return v
 }

@@ -67,6 +67,13 @@ type eavKey struct {
 	v    any
 }
 
+// touchRec is a constituent [e a] of a composite that operation op
+// touched without writing a datom.
+type touchRec struct {
+	e, a int64
+	op   int32
+}
+
 // txState is the working state of one transaction.
 type txState struct {
 	c     *Conn
@@ -88,6 +95,19 @@ type txState struct {
 	gone     map[uint32]bool // facts retracted by this transaction
 	instant  time.Time
 	schemaEs map[int64]bool
+
+	ctx context.Context
+	// compTouched are [e a] of composite constituents the transaction
+	// asserted redundantly or retracted though absent: they recompute the
+	// composites as any other change does.
+	compTouched []touchRec
+	// installVals are the values of explicit [:db.part/db :db.install/attribute
+	// v] (and :db.alter/attribute) assertions, which are not written: the
+	// engine writes the install datom of each new attribute itself.
+	installVals map[int64]bool
+	// ensures are the :db/ensure assertions, checked after the datoms are
+	// known and never written.
+	ensures []ensureReq
 }
 
 // Transact runs ops as one transaction. A rejected transaction returns a
@@ -99,7 +119,7 @@ func (c *Conn) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxReport
 	c.txMu.Lock()
 	defer c.txMu.Unlock()
 
-	x := &txState{c: c, ops: ops, nextEnt: c.nextEnt, nextDB: c.nextDB}
+	x := &txState{c: c, ops: ops, nextEnt: c.nextEnt, nextDB: c.nextDB, ctx: ctx}
 	if c.shared {
 		x.t = x.nextEnt
 		x.nextEnt++
@@ -164,6 +184,7 @@ func (x *txState) apply() datomic.TxReport {
 	}
 	c.log = append(c.log, txRec{t: x.t, datoms: logDatoms})
 	c.lastInstant = x.instant
+	x.excise()
 	if len(schemaTouched) > 0 {
 		c.refreshSchema(schemaTouched) // may add AVET entries: under mu
 	}
@@ -188,7 +209,7 @@ func (x *txState) isSchemaAttr(a int64) bool {
 	s := &x.c.sys
 	switch a {
 	case s.ident, s.valueType, s.cardinality, s.unique, s.isComponent, s.noHistory,
-		s.index, s.fulltext, s.tupleAttrs, s.tupleType, s.tupleTypes, s.installAttr:
+		s.index, s.fulltext, s.tupleAttrs, s.tupleType, s.tupleTypes, s.installAttr, s.attrPreds:
 		return true
 	}
 	return false

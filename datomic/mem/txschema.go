@@ -2,6 +2,7 @@ package mem
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/dcbackup/dcbackup/datomic"
 )
@@ -14,20 +15,28 @@ func (x *txState) checkSchema() error {
 	s := &c.sys
 	var es []int64
 	var byE map[int64][]int
-	for i := range x.out {
-		d := &x.out[i]
-		e := d.e
-		if d.a == s.installAttr {
-			e = d.v.(int64)
-		} else if !x.isSchemaAttr(d.a) {
-			continue
-		}
+	note := func(e int64) {
 		if byE == nil {
 			byE = make(map[int64][]int)
 		}
 		if _, ok := byE[e]; !ok {
 			es = append(es, e)
 			byE[e] = nil
+		}
+	}
+	for i := range x.out {
+		if d := &x.out[i]; x.isSchemaAttr(d.a) {
+			note(d.e)
+		}
+	}
+	if len(x.installVals) > 0 {
+		vals := make([]int64, 0, len(x.installVals))
+		for e := range x.installVals {
+			vals = append(vals, e)
+		}
+		slices.Sort(vals)
+		for _, e := range vals {
+			note(e)
 		}
 	}
 	if len(es) == 0 {
@@ -108,18 +117,39 @@ func (x *txState) checkSchema() error {
 		if err := x.checkTupleSchema(op, post, after); err != nil {
 			return err
 		}
-		if !x.installs(e) {
-			a := c.attrs[s.installAttr]
-			x.out = append(x.out, datum{e: 0, a: s.installAttr, v: e, ai: a, added: true, op: int32(op)})
-			x.added[eavKey{0, s.installAttr, e}] = true
+		a := c.attrs[s.installAttr]
+		x.out = append(x.out, datum{e: 0, a: s.installAttr, v: e, ai: a, added: true, op: int32(op)})
+		x.added[eavKey{0, s.installAttr, e}] = true
+	}
+	return x.checkAttrPredTargets()
+}
+
+// installs reports whether the transaction asserts [0 :db.install/attribute e]
+// explicitly.
+func (x *txState) installs(e int64) bool {
+	return x.installVals[e]
+}
+
+// checkAttrPredTargets refuses :db.attr/preds on a built-in attribute (one
+// whose ident is in the db or db.* namespace).
+func (x *txState) checkAttrPredTargets() error {
+	c := x.c
+	for i := range x.out {
+		d := &x.out[i]
+		if d.a != c.sys.attrPreds || !d.added {
+			continue
+		}
+		if k, ok := x.postOne(d.e, c.sys.ident).(datomic.Keyword); ok && reservedNamespace(k.Namespace()) {
+			return txErr(datomic.ErrAttrPredOnSystemAttr, int(d.op), "%s: :db.attr/preds cannot be added to system attribute %s",
+				fmtDatom("db/add", d.e, d.ai.Ident, d.v), k)
 		}
 	}
 	return nil
 }
 
-// installs reports whether the transaction asserts [0 :db.install/attribute e].
-func (x *txState) installs(e int64) bool {
-	return x.added[eavKey{0, x.c.sys.installAttr, e}]
+// reservedNamespace reports whether ns is Datomic's (db or db.*).
+func reservedNamespace(ns string) bool {
+	return ns == "db" || strings.HasPrefix(ns, "db.")
 }
 
 // firstOp returns the first operation that wrote a datom of e.
@@ -169,6 +199,15 @@ func (x *txState) checkAlter(op int, pre *attrInfo, post datomic.Attribute, ok b
 			return err
 		}
 	}
+	if !pre.IsMany() && post.IsMany() {
+		if pre.IsComposite() {
+			return txErr(datomic.ErrInvalidAlter, op, "composite tuple %s must be cardinality one (:db.error/tuple-of-attrs-must-be-card-one)", name)
+		}
+		if len(pre.composites) > 0 {
+			return txErr(datomic.ErrInvalidAlter, op, "%s is a constituent of composite tuple %s and must be cardinality one (:db.error/constituent-of-a-composite-must-be-card-one)",
+				name, pre.composites[0].Ident)
+		}
+	}
 	if pre.IsMany() && !post.IsMany() {
 		seen := make(map[int64]bool)
 		var err error
@@ -216,9 +255,12 @@ func (x *txState) checkTupleSchema(op int, a datomic.Attribute, after map[datomi
 	if a.TupleType == datomic.TypeTuple {
 		return txErr(datomic.ErrInvalidOp, op, "tuple attribute %s: tuples cannot nest", a.Ident)
 	}
+	if a.TupleType != datomic.TypeInvalid && !tupleValueType(a.TupleType) {
+		return txErr(datomic.ErrInvalidOp, op, "tuple attribute %s: %s is not a tuple element type (:db.error/invalid-tuple-type)", a.Ident, a.TupleType)
+	}
 	for _, t := range a.TupleTypes {
-		if t == datomic.TypeInvalid || t == datomic.TypeTuple {
-			return txErr(datomic.ErrInvalidOp, op, "tuple attribute %s: invalid element type", a.Ident)
+		if !tupleValueType(t) {
+			return txErr(datomic.ErrInvalidOp, op, "tuple attribute %s: %s is not a tuple element type (:db.error/invalid-tuple-types)", a.Ident, t)
 		}
 	}
 	if len(a.TupleTypes) > 0 && (len(a.TupleTypes) < 2 || len(a.TupleTypes) > 8) {
@@ -238,12 +280,23 @@ func (x *txState) checkTupleSchema(op int, a datomic.Attribute, after map[datomi
 			if !ok {
 				return txErr(datomic.ErrNotAnAttribute, op, "composite tuple %s names %s, which is not an attribute", a.Ident, k)
 			}
-			if p.IsMany() || p.ValueType == datomic.TypeTuple {
-				return txErr(datomic.ErrInvalidOp, op, "composite tuple %s: %s must be a cardinality-one, non-tuple attribute", a.Ident, k)
+			if p.IsMany() || !tupleValueType(p.ValueType) {
+				return txErr(datomic.ErrInvalidOp, op, "composite tuple %s: %s must be a cardinality-one attribute of a tuple element type (:db.error/invalid-tuple-attrs)", a.Ident, k)
 			}
 		}
 	}
 	return nil
+}
+
+// tupleValueType reports whether values of type t may be tuple elements:
+// every scalar type but float, bytes and fn (Datomic Pro's tuple value
+// types).
+func tupleValueType(t datomic.ValueType) bool {
+	switch t {
+	case datomic.TypeInvalid, datomic.TypeTuple, datomic.TypeFloat, datomic.TypeBytes, datomic.TypeFn:
+		return false
+	}
+	return true
 }
 
 // composites maintains the composite tuple attributes whose component
@@ -253,13 +306,13 @@ func (x *txState) composites() error {
 	type pair struct {
 		e    int64
 		comp *attrInfo
+		op   int32 // the operation that changed a constituent
 	}
 	var todo []pair
 	var seen map[eaKey]bool
-	for i := range x.out {
-		d := &x.out[i]
-		for _, comp := range d.ai.composites {
-			k := eaKey{d.e, comp.ID}
+	touch := func(e int64, a *attrInfo, op int32) {
+		for _, comp := range a.composites {
+			k := eaKey{e, comp.ID}
 			if seen[k] {
 				continue
 			}
@@ -267,8 +320,18 @@ func (x *txState) composites() error {
 				seen = make(map[eaKey]bool)
 			}
 			seen[k] = true
-			todo = append(todo, pair{d.e, comp})
+			todo = append(todo, pair{e, comp, op})
 		}
+	}
+	for i := range x.out {
+		if d := &x.out[i]; len(d.ai.composites) > 0 {
+			touch(d.e, d.ai, d.op)
+		}
+	}
+	// A redundant assertion of a constituent recomputes its composites too:
+	// Datomic's idiom for filling a composite on entities that predate it.
+	for _, r := range x.compTouched {
+		touch(r.e, c.attrs[r.a], r.op)
 	}
 	for _, p := range todo {
 		tup := make(datomic.Tuple, len(p.comp.parts))
@@ -288,10 +351,10 @@ func (x *txState) composites() error {
 			continue
 		}
 		if cur != nil {
-			x.retract(-1, &retrInfo{fi: curI}, p.comp)
+			x.retract(p.op, &retrInfo{fi: curI}, p.comp)
 		}
 		if any {
-			x.out = append(x.out, datum{e: p.e, a: p.comp.ID, v: tup, ai: p.comp, added: true, op: -1})
+			x.out = append(x.out, datum{e: p.e, a: p.comp.ID, v: tup, ai: p.comp, added: true, op: p.op})
 		}
 	}
 	return nil
