@@ -295,6 +295,28 @@ func TestLoadCourseRegistration(t *testing.T) {
 	assert.Equal(t, []datomic.Keyword{"reg/course", "reg/semester", "reg/student"}, a.TupleAttrs)
 }
 
+// TestLoadDataFunctions: the #db/fn literals of Day of Datomic's
+// clojure-data-functions.edn load as :db/fn values.
+func TestLoadDataFunctions(t *testing.T) {
+	ctx := context.Background()
+	conn := mem.New(mem.Options{})
+	f, err := os.Open(sampleFile(t, "day-of-datomic", "clojure-data-functions.edn"))
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = LoadTransactions(ctx, conn, f, LoadOptions{})
+	require.NoError(t, err)
+	db, err := conn.DB(ctx)
+	require.NoError(t, err)
+	inc, ok, err := db.Entid(ctx, "inc")
+	require.NoError(t, err)
+	require.True(t, ok)
+	fns := entity(t, db, inc)["db/fn"]
+	require.Len(t, fns, 1)
+	fn := fns[0].(datomic.Fn)
+	assert.Equal(t, []datomic.Symbol{"db", "e", "a", "amount"}, fn.Params)
+	assert.Equal(t, "[[:db/add e a (-> (d/entity db e) a (+ amount))]]", fn.Code)
+}
+
 func TestLoadLogsTransactions(t *testing.T) {
 	var buf strings.Builder
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))

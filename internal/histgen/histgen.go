@@ -3,8 +3,9 @@
 // created, updated and retracted, refs (to entities, enums and transactions),
 // cardinality many, unique values and identity upserts, components and
 // retractEntity, compare-and-swap, tuples of every kind, transaction
-// annotations and explicit instants. Property tests of backup and restore
-// replay such histories.
+// annotations and explicit instants; optionally (Config) composite tuples
+// backfilled after the fact, excisions and more renames. Property tests of
+// backup and restore replay such histories.
 package histgen
 
 import (
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,22 @@ type Config struct {
 	// Start is the instant of the first explicit transaction instant
 	// (default 2020-01-01); explicit instants move forward from it.
 	Start time.Time
+
+	// The options below add kinds of transactions; each is off by default,
+	// and a history without them is the same as before they existed.
+
+	// CompositeBackfill installs composite tuples over attributes the
+	// history's entities already have, and fills them the way Datomic's
+	// users do: by re-asserting a constituent's current value, which the
+	// database answers with the composite datom alone.
+	CompositeBackfill bool
+	// Excision asks for excisions (:db/excise) of entities, of some of an
+	// entity's attributes, and of attributes' values, some only before a t
+	// of the history (:db.excise/beforeT).
+	Excision bool
+	// Renames renames enums and attributes beyond the default history's
+	// one renamed attribute, and gives retired idents to new attributes.
+	Renames bool
 }
 
 // Stats reports what Generate did.
@@ -112,6 +130,9 @@ type gen struct {
 	counter  int
 	instant  time.Time
 	renames  int
+
+	composites []composite       // installed by backfillOps
+	retired    []datomic.Keyword // idents renamed away, free for new attributes
 }
 
 func (g *gen) commit(ctx context.Context, ops []datomic.Op, st *Stats) error {
@@ -130,10 +151,17 @@ func (g *gen) commit(ctx context.Context, ops []datomic.Op, st *Stats) error {
 	st.Committed++
 	st.Datoms += len(rep.TxData)
 	g.txs = append(g.txs, rep.TxID())
-	for t, id := range rep.Tempids {
-		if strings.HasPrefix(string(t), "n") { // the generator's new entities
-			g.entities = append(g.entities, id)
+	// The generator's new entities, in tempid order: a map's order would
+	// make the history depend on more than the seed.
+	var names []datomic.TempID
+	for t := range rep.Tempids {
+		if strings.HasPrefix(string(t), "n") {
+			names = append(names, t)
 		}
+	}
+	slices.Sort(names)
+	for _, t := range names {
+		g.entities = append(g.entities, rep.Tempids[t])
 	}
 	for _, d := range rep.TxData {
 		if inst, ok := d.V.(time.Time); ok && d.E == rep.TxID() && inst.After(g.instant) {

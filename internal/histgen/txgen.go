@@ -25,7 +25,7 @@ func (g *gen) randomTx(ctx context.Context) []datomic.Op {
 		g.instant = g.instant.Add(time.Duration(g.rnd.IntN(3)) * time.Second)
 		ops = append(ops, datomic.Add{E: datomic.TxTempID, A: kw("db/txInstant"), V: g.instant})
 	}
-	return ops
+	return append(ops, g.extraOps(ctx)...)
 }
 
 // plainAttrs are the attributes a new entity may get random values for.
