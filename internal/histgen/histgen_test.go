@@ -129,4 +129,3 @@ func TestOptionalFeatures(t *testing.T) {
 	assert.Positive(t, attrRenames, "renamed attributes")
 	assert.Positive(t, reuses, "retired idents given to new attributes")
 }
-
