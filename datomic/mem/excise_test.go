@@ -238,3 +238,66 @@ func TestExciseFreesUniqueValue(t *testing.T) {
 	rep = mustTx(t, c, datomic.EntityMap{"db/id": datomic.TempID("b"), "person/email": "a@x"})
 	assert.NotEqual(t, a, rep.Tempids["b"], "no upsert into the excised entity")
 }
+
+// TestExciseWhileReading: readers streaming indexes and the log while
+// excisions remove datoms never see an excised datom's value change under
+// them, nor fail (run with -race).
+func TestExciseWhileReading(t *testing.T) {
+	c, _ := newTestConn(t, Options{})
+	personSchema(t, c)
+	ctx := context.Background()
+	var ids []int64
+	for i := range 200 {
+		rep := mustTx(t, c, datomic.EntityMap{"db/id": datomic.TempID("p"), "person/name": "n", "person/age": int64(i), "person/tags": []any{kw("t")}})
+		ids = append(ids, rep.Tempids["p"])
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			defer func() { errs <- nil }()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				db, _ := c.DB(ctx)
+				for d, err := range db.IndexRange(ctx, kw("person/age"), nil, nil) {
+					if err != nil || d.V == nil {
+						errs <- assert.AnError
+						return
+					}
+				}
+				for d, err := range db.Datoms(ctx, datomic.AEVT, kw("person/name")) {
+					if err != nil || d.V == nil {
+						errs <- assert.AnError
+						return
+					}
+				}
+				for tx, err := range c.TxRange(ctx, 0, 0) {
+					if err != nil {
+						errs <- err
+						return
+					}
+					for _, d := range tx.Datoms {
+						if d.V == nil {
+							errs <- assert.AnError
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	for i, e := range ids {
+		if i%2 == 0 {
+			mustTx(t, c, datomic.EntityMap{"db/excise": e})
+		}
+	}
+	close(done)
+	for range 3 {
+		require.NoError(t, <-errs)
+	}
+	assert.Len(t, allDatoms(t, mustDB(t, c), datomic.AEVT, kw("person/age")), 100)
+}
