@@ -1,8 +1,10 @@
 // Package mem is a single-process, in-memory Datomic: it implements
 // [datomic.Conn] and [datomic.DB] with Datomic's documented transaction
 // semantics (tempids, entity maps, upserts, schema as data, cardinality,
-// uniqueness, :db/cas, :db/retractEntity, tuples, :db/txInstant rules), the
-// log, the four indexes and as-of views.
+// uniqueness, :db/cas, :db/retractEntity, tuples and their backfill,
+// :db/txInstant rules, Datomic Pro's refusals, excision, attribute
+// predicates and entity specs run by Go functions of [Options]), the log,
+// the four indexes and as-of views.
 //
 // Every datom ever asserted is kept once, stamped with the transaction that
 // asserted it and, once retracted, the transaction that retracted it. A
