@@ -30,11 +30,17 @@ const (
 	// whose history diverged from the target's is refused. It is not kept
 	// in history.
 	SourceLinkAttr datomic.Keyword = "dcbackup/source-link"
+	// PendingIDsAttr holds, on the LastSourceTAttr entity, the original
+	// ids that a restored excision removes with the entities it excises
+	// ("<target id>:<source id>" pairs), until the restore has asserted
+	// them again: later transactions still refer to those entities. It is
+	// not kept in history.
+	PendingIDsAttr datomic.Keyword = "dcbackup/pending-original-ids"
 )
 
 // bookkeepingAttrs are the restore's attributes, in the order setUpTarget
 // installs them.
-var bookkeepingAttrs = [...]datomic.Keyword{OriginalIDAttr, LastSourceTAttr, SourceLineageAttr, SourceLinkAttr}
+var bookkeepingAttrs = [...]datomic.Keyword{OriginalIDAttr, LastSourceTAttr, SourceLineageAttr, SourceLinkAttr, PendingIDsAttr}
 
 func isBookkeeping(kw datomic.Keyword) bool {
 	for _, b := range bookkeepingAttrs {
@@ -47,13 +53,15 @@ func isBookkeeping(kw datomic.Keyword) bool {
 
 // targetState is what a restore knows about its target when it starts.
 type targetState struct {
-	origAttr, markerAttr, lineageAttr, linkAttr int64
+	origAttr, markerAttr, lineageAttr, linkAttr, pendingAttr int64
 	// lastT is the last source t restored, -1 when none.
 	lastT int64
 	// lineage and link are the recorded lineage fingerprint and source
 	// link ("" when not recorded: a target of an older restore, or of a
 	// version 1 store).
 	lineage, link string
+	// pending are original ids to assert again (PendingIDsAttr).
+	pending string
 	// setUp reports that the bookkeeping attributes exist; complete that
 	// all of them do.
 	setUp, complete bool
@@ -88,8 +96,8 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 	case have[0] != have[1]:
 		return st, fmt.Errorf("%w: it has only one of %s and %s", ErrTargetModified, OriginalIDAttr, LastSourceTAttr)
 	}
-	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr = ids[0], ids[1], ids[2], ids[3]
-	st.setUp, st.complete = true, have[2] && have[3]
+	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr, st.pendingAttr = ids[0], ids[1], ids[2], ids[3], ids[4]
+	st.setUp, st.complete = true, have[2] && have[3] && have[4]
 	marker := st.markerAttr
 	// The transaction that last wrote the marker (or, before the first
 	// restored transaction, installed it).
@@ -109,6 +117,8 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 			st.lineage, _ = d.V.(string)
 		case st.complete && d.A == st.linkAttr:
 			st.link, _ = d.V.(string)
+		case st.complete && d.A == st.pendingAttr:
+			st.pending, _ = d.V.(string)
 		}
 	}
 	if lastTx < 0 {
@@ -133,7 +143,7 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 // (a schema upgrade) or only gives entities their original id (entities
 // created for tuples to refer to).
 func checkOnlyBookkeeping(ctx context.Context, target datomic.Conn, st targetState, t int64) error {
-	own := map[int64]bool{st.origAttr: true, st.markerAttr: true, st.lineageAttr: true, st.linkAttr: true}
+	own := map[int64]bool{st.origAttr: true, st.markerAttr: true, st.lineageAttr: true, st.linkAttr: true, st.pendingAttr: true}
 	for tx, err := range target.TxRange(ctx, t, 0) {
 		if err != nil {
 			return fmt.Errorf("read target log: %w", err)
@@ -199,6 +209,13 @@ func bookkeepingSchema(which ...datomic.Keyword) []datomic.Op {
 			"db/cardinality": datomic.Keyword("db.cardinality/one"),
 			"db/doc":         "Lineage fingerprint of the source database this database was restored from (dcbackup).",
 		},
+		PendingIDsAttr: {
+			"db/ident":       PendingIDsAttr,
+			"db/valueType":   datomic.Keyword("db.type/string"),
+			"db/cardinality": datomic.Keyword("db.cardinality/one"),
+			"db/noHistory":   true,
+			"db/doc":         "Original ids an excision removed, to assert again (dcbackup).",
+		},
 		SourceLinkAttr: {
 			"db/ident":       SourceLinkAttr,
 			"db/valueType":   datomic.Keyword("db.type/string"),
@@ -252,7 +269,7 @@ func setUpTarget(ctx context.Context, target datomic.Conn, st targetState, insta
 			return st, fmt.Errorf("bookkeeping attribute %s missing after install", kw)
 		}
 	}
-	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr = ids[0], ids[1], ids[2], ids[3]
+	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr, st.pendingAttr = ids[0], ids[1], ids[2], ids[3], ids[4]
 	st.setUp, st.complete = true, true
 	return st, nil
 }

@@ -149,6 +149,16 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 		pos:  st.lastT + 1,
 	}
 	r.res.LastT = st.lastT
+	if st.pending != "" {
+		// An excision was restored, but not what follows it.
+		instant, err := latestInstant(ctx, target)
+		if err == nil {
+			err = r.reassertIDs(ctx, st.pending, instant)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dcbackup: restore %q: %w", db, err)
+		}
+	}
 	if lc, ok := target.(datomic.Limited); ok {
 		if r.limits, err = lc.Limits(ctx); err != nil {
 			return nil, fmt.Errorf("dcbackup: restore %q: read the target's limits: %w", db, err)
@@ -468,6 +478,13 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 	if fp := r.chain.lineage; !fp.IsZero() && r.st.lineage != fp.String() {
 		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.lineageAttr, V: fp.String()})
 	}
+	pending, err := r.excisedIDs(ctx, seg, tx)
+	if err != nil {
+		return fmt.Errorf("source t %d: %w", tx.T, err)
+	}
+	if pending != "" {
+		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.pendingAttr, V: pending})
+	}
 	rep, err := r.target.Transact(ctx, ops)
 	if err != nil {
 		return fmt.Errorf("source t %d was not restored (nothing of it applied): %w", tx.T, err)
@@ -480,6 +497,12 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 	}
 	r.st.lastT = tx.T
 	r.res.LastT = tx.T
+	if pending != "" {
+		instant, _ := txInstant(seg, tx)
+		if err := r.reassertIDs(ctx, pending, instant); err != nil {
+			return fmt.Errorf("source t %d: %w", tx.T, err)
+		}
+	}
 	return nil
 }
 

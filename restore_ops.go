@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -17,10 +18,14 @@ type opAttr struct {
 	// drop: composite tuple or bookkeeping attribute, never restored;
 	// elide: left out by the restore's options or for the target.
 	drop, elide bool
-	ref         bool
-	refTuple    bool // a tuple with ref elements
-	instant     bool // :db/txInstant
-	rewrite     func(any) (any, error)
+	// composite: a composite tuple, which the target maintains.
+	composite bool
+	// beforeT: :db.excise/beforeT, whose value is a source t.
+	beforeT  bool
+	ref      bool
+	refTuple bool // a tuple with ref elements
+	instant  bool // :db/txInstant
+	rewrite  func(any) (any, error)
 	// target is the attribute's target id once it resolved to one (boxed,
 	// shared by every datom); nil until then.
 	target any
@@ -61,12 +66,14 @@ func (r *restorer) opsFor(seg *Segment) *segOps {
 	so := &segOps{seg: seg, attrs: make(map[int64]*opAttr, len(seg.Attrs)), elided: r.elided}
 	for id, a := range seg.Attrs {
 		oa := &opAttr{
-			attr:     a,
-			drop:     a.IsComposite() || r.elided(a.Ident),
-			ref:      a.IsRef(),
-			refTuple: a.ValueType == datomic.TypeTuple && a.HasRefsInTuple(),
-			instant:  a.Ident == "db/txInstant",
-			rewrite:  r.opts.Rewrite[a.Ident],
+			attr:      a,
+			drop:      a.IsComposite() || r.elided(a.Ident),
+			composite: a.IsComposite() && !r.elided(a.Ident),
+			beforeT:   a.Ident == exciseBeforeTAttr,
+			ref:       a.IsRef(),
+			refTuple:  a.ValueType == datomic.TypeTuple && a.HasRefsInTuple(),
+			instant:   a.Ident == "db/txInstant",
+			rewrite:   r.opts.Rewrite[a.Ident],
 			elide: runsOnTarget(a) && r.opts.Functions == FunctionsElide ||
 				a.Ident == installPartAttr && r.limits.NoPartitions,
 		}
@@ -141,6 +148,8 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 	// rewritten are the positions in ops of datoms whose value a rewrite
 	// replaced.
 	var rewritten []int
+	// composites are the composite tuples tx asserts.
+	var composites []*datomic.Datom
 	// The entity of the previous datom and its resolution: datoms of one
 	// entity come in runs.
 	lastE, haveE := int64(0), false
@@ -153,6 +162,9 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 				return nil, fmt.Errorf("%w: datom %s uses attribute %d, which the segment does not describe", ErrCorruptSegment, *d, d.A)
 			}
 			oaID = d.A
+		}
+		if oa.composite && d.Added && !skip[d.E] {
+			composites = append(composites, d)
 		}
 		if oa.drop || oa.elide {
 			continue
@@ -204,6 +216,12 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 				return nil, fmt.Errorf("value of %s: %w", *d, err)
 			}
 		}
+		if oa.beforeT {
+			var err error
+			if v, err = r.targetT(ctx, v); err != nil {
+				return nil, fmt.Errorf("value of %s: %w", *d, err)
+			}
+		}
 		if oa.rewrite != nil {
 			rewritten = append(rewritten, len(ops))
 		}
@@ -215,6 +233,15 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 	}
 	if len(rewritten) > 1 {
 		ops = collapseRewritten(ops, rewritten)
+	}
+	for _, d := range composites {
+		op, err := r.backfill(ctx, seg, so, tx, d)
+		if err != nil {
+			return nil, fmt.Errorf("composite %s: %w", *d, err)
+		}
+		if op != nil {
+			ops = append(ops, op)
+		}
 	}
 	if len(r.bare) > 0 || len(r.lookups) > 0 {
 		return nil, errNeedsIDs
@@ -408,6 +435,101 @@ func installsAttribute(seg *Segment, tx datomic.Tx, e int64) bool {
 		}
 	}
 	return false
+}
+
+// targetT translates a source t, the bound of an excision
+// (:db.excise/beforeT: datoms of transactions before it), into the target
+// t that bounds the same transactions: the target t of the first restored
+// transaction at or after it, or, when there is none yet, the target's
+// next t.
+func (r *restorer) targetT(ctx context.Context, v any) (any, error) {
+	srcT, ok := v.(int64)
+	if !ok {
+		return nil, fmt.Errorf(":db.excise/beforeT holds %T", v)
+	}
+	db, err := r.remap.targetDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for d, err := range db.IndexRange(ctx, r.st.origAttr, datomic.TxID(max(srcT, 0)), datomic.EntityID(datomic.PartTx+1, 0)) {
+		if err != nil {
+			return nil, fmt.Errorf("look up restored transactions: %w", err)
+		}
+		return datomic.ToT(d.E), nil
+	}
+	return db.BasisT() + 1, nil
+}
+
+// backfill returns the operation that makes the target assert composite
+// datom d, which tx asserts without changing any of the composite's
+// attributes: Datomic's idiom for filling a composite on entities that
+// predate it (re-assert a component value: the redundant datom is dropped,
+// the composite is computed and logged). The restore re-asserts the first
+// component the tuple holds, as the source did; nil when tx changes a
+// component itself, so that the target computes the composite anyway.
+func (r *restorer) backfill(ctx context.Context, seg *Segment, so *segOps, tx datomic.Tx, d *datomic.Datom) (datomic.Op, error) {
+	comp := so.attrs[d.A].attr
+	isComponent := func(a int64) bool {
+		oa := so.attrs[a]
+		return oa != nil && slices.Contains(comp.TupleAttrs, oa.attr.Ident)
+	}
+	for i := range tx.Datoms {
+		if o := &tx.Datoms[i]; o.E == d.E && isComponent(o.A) {
+			return nil, nil
+		}
+	}
+	tuple, ok := d.V.(datomic.Tuple)
+	if !ok {
+		return nil, fmt.Errorf("composite value is %T", d.V)
+	}
+	for i, el := range tuple {
+		if el == nil || i >= len(comp.TupleAttrs) {
+			continue
+		}
+		attr, ok, err := r.componentAttr(ctx, seg, so, comp.TupleAttrs[i])
+		if err != nil || !ok {
+			return nil, err
+		}
+		v := el
+		if id, isID := el.(int64); isID && attr.ref {
+			if v, err = r.remap.resolve(ctx, seg, id); err != nil {
+				return nil, err
+			}
+		}
+		e, err := r.remap.resolve(ctx, seg, d.E)
+		if err != nil {
+			return nil, err
+		}
+		return datomic.Add{E: e, A: attr.target, V: v}, nil
+	}
+	return nil, nil
+}
+
+// componentTarget is a composite's component attribute in the target.
+type componentTarget struct {
+	target any
+	ref    bool
+}
+
+// componentAttr finds the composite component named ident in the target:
+// through the source attribute of that ident in the segment, or, when the
+// segment does not describe it, by its ident in the target.
+func (r *restorer) componentAttr(ctx context.Context, seg *Segment, so *segOps, ident datomic.Keyword) (componentTarget, bool, error) {
+	for id, oa := range so.attrs {
+		if oa.attr.Ident == ident {
+			t, err := r.remap.resolveAttr(ctx, seg, id)
+			return componentTarget{target: t, ref: oa.ref}, err == nil, err
+		}
+	}
+	db, err := r.remap.targetDB(ctx)
+	if err != nil {
+		return componentTarget{}, false, err
+	}
+	a, ok, err := db.Attribute(ctx, ident)
+	if err != nil || !ok {
+		return componentTarget{}, false, err
+	}
+	return componentTarget{target: a.ID, ref: a.IsRef()}, true, nil
 }
 
 // collapseRewritten drops what a rewrite that maps several values to one

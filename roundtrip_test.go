@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
 	"github.com/dcbackup/dcbackup/datomic/mem"
 	"github.com/dcbackup/dcbackup/internal/histgen"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -120,4 +123,97 @@ func TestRestoreOfARestoredDatabase(t *testing.T) {
 	txs, _ := logLen(t, first)
 	require.Equal(t, txs, res.Transactions)
 	requireVerified(t, first, second)
+}
+
+// Histories with composite backfills, excisions and renames of enums and
+// attributes, backed up while they grow (so that some segments hold data
+// excised later, and some attributes are renamed between backups),
+// restore identically.
+func TestRoundTripBackfillsExcisionsRenames(t *testing.T) {
+	histories := 40
+	if testing.Short() {
+		histories = 10
+	}
+	var mu sync.Mutex
+	var with extraCounts
+	t.Cleanup(func() {
+		t.Logf("%d histories: %d with backfills, %d with excisions, %d with renames", histories, with.backfills, with.excisions, with.renames)
+		assert.Greater(t, with.backfills, histories/2)
+		assert.Greater(t, with.excisions, histories/2)
+		assert.Greater(t, with.renames, histories/2)
+	})
+	for seed := range uint64(histories) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			rnd := rand.New(rand.NewPCG(seed, 11))
+			src := mem.New(mem.Options{Clock: newStepClock().Now, SharedCounter: seed%2 == 1})
+			g, err := histgen.New(ctx, src, histgen.Config{Seed: seed + 1000, CompositeBackfill: true, Excision: true, Renames: true})
+			require.NoError(t, err)
+			store := dcbackup.NewMemStore()
+			opts := &dcbackup.BackupOptions{MaxTxPerSegment: 1 + rnd.IntN(10)}
+			for range 1 + rnd.IntN(5) {
+				_, err := g.Run(ctx, 10+rnd.IntN(40))
+				require.NoError(t, err)
+				backupNextAll(t, src, store, opts)
+			}
+			requireRestoresIdentically(t, store, src)
+			c := countExtras(t, src)
+			mu.Lock()
+			defer mu.Unlock()
+			with.add(c)
+		})
+	}
+}
+
+// extraCounts counts histories with backfills, excisions and renames.
+type extraCounts struct{ backfills, excisions, renames int }
+
+func (c *extraCounts) add(o extraCounts) {
+	c.backfills += min(o.backfills, 1)
+	c.excisions += min(o.excisions, 1)
+	c.renames += min(o.renames, 1)
+}
+
+// countExtras counts, in conn's log, composite datoms asserted by a
+// transaction that changes none of their attributes (backfills), excision
+// requests, and ident assertions on entities that had one (renames).
+func countExtras(t *testing.T, conn datomic.Conn) extraCounts {
+	t.Helper()
+	ctx := testCtx(t)
+	db, err := conn.DB(ctx)
+	require.NoError(t, err)
+	var c extraCounts
+	named := map[int64]bool{}
+	for tx, err := range conn.TxRange(ctx, 0, 0) {
+		require.NoError(t, err)
+		touched := map[[2]int64]bool{}
+		for _, d := range tx.Datoms {
+			touched[[2]int64{d.E, d.A}] = true
+		}
+		for _, d := range tx.Datoms {
+			a, _, err := db.Attribute(ctx, d.A)
+			require.NoError(t, err)
+			switch {
+			case a.Ident == "db/excise":
+				c.excisions++
+			case a.Ident == "db/ident" && d.Added:
+				if named[d.E] {
+					c.renames++
+				}
+				named[d.E] = true
+			case a.IsComposite() && d.Added:
+				changed := false
+				for _, kw := range a.TupleAttrs {
+					if id, ok, _ := db.Entid(ctx, kw); ok && touched[[2]int64{d.E, id}] {
+						changed = true
+					}
+				}
+				if !changed {
+					c.backfills++
+				}
+			}
+		}
+	}
+	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -170,8 +171,9 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 
 // verifier translates target datoms into source ids.
 type verifier struct {
-	src, tgt datomic.DB
-	origAttr int64
+	srcConn, tgtConn datomic.Conn
+	src, tgt         datomic.DB
+	origAttr         int64
 	// own holds the target's bookkeeping attributes.
 	own                map[int64]bool
 	cache              *idCache[int64]
@@ -180,6 +182,8 @@ type verifier struct {
 	// own restore bookkeeping attributes, when the source was itself a
 	// restore target, and those the restore was told to elide.
 	srcLeftOut map[int64]bool
+	// srcEmpty caches which source entities have no datoms.
+	srcEmpty *idCache[bool]
 	// checkPartitions compares the partitions of restored entities;
 	// noPartitions says the target has none, so a restore left out
 	// partition installations.
@@ -203,8 +207,8 @@ func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int
 	if err != nil || !have[0] {
 		return nil, err
 	}
-	v := &verifier{src: sdb, tgt: tdb, origAttr: ids[0], own: map[int64]bool{}, cache: newIDCache[int64](cacheSize),
-		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}, srcLeftOut: map[int64]bool{}}
+	v := &verifier{srcConn: source, tgtConn: target, src: sdb, tgt: tdb, origAttr: ids[0], own: map[int64]bool{}, cache: newIDCache[int64](cacheSize),
+		srcAttrs: map[int64]datomic.Attribute{}, tgtAttrs: map[int64]datomic.Attribute{}, srcLeftOut: map[int64]bool{}, srcEmpty: newIDCache[bool](cacheSize)}
 	for i, id := range ids {
 		if have[i] {
 			v.own[id] = true
@@ -259,6 +263,8 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 	// rewrittenAdds are the rewritten assertions by key: the target may
 	// already hold one, from another source value with the same rewrite.
 	rewrittenAdds := map[string]datomic.Datom{}
+	// retractions are the retracted datoms by key.
+	retractions := map[string]datomic.Datom{}
 	for _, d := range stx.Datoms {
 		a := v.attr(ctx, v.src, v.srcAttrs, d.A)
 		if v.srcLeftOut[d.A] || v.srcLeftOut[d.E] || v.noPartitions && a.Ident == installPartAttr {
@@ -270,7 +276,7 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 		if v.filter != nil && !(d.E == stx.ID() && a.Ident == txInstantAttr) && !v.filter(d, a) {
 			continue
 		}
-		val := d.V
+		val := v.srcValue(ctx, a, d.V)
 		if f := v.rewrite[a.Ident]; f != nil {
 			nv, err := f(val)
 			if err != nil {
@@ -286,20 +292,19 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 				rewrittenAdds[k] = rd
 			}
 		}
-		want[datomKey(d.E, d.A, val, d.Added)]++
-	}
-	for _, k := range rewritten {
-		// Asserted and retracted: the restore sent neither. Asserted
-		// twice: once.
-		switch n, m := want[k[0]], want[k[1]]; {
-		case n > 0 && m > 0:
-			delete(want, k[0])
-			delete(want, k[1])
-		case n > 1:
-			want[k[0]] = 1
+		k := datomKey(d.E, d.A, val, d.Added)
+		want[k]++
+		if !d.Added {
+			retractions[k] = d
+			// An assertion and a retraction that compare equal (a
+			// rewrite, a composite naming an excised entity) left the
+			// target unchanged.
+			rewritten = append(rewritten, [2]string{k, datomKey(d.E, d.A, val, true)})
 		}
 	}
+	collapsePairs(want, rewritten)
 	got := map[string]int{}
+	var gotPairs [][2]string
 	var misplaced []string
 	lastE := int64(-1)
 	for _, d := range ttx.Datoms {
@@ -326,28 +331,46 @@ func (v *verifier) compareTx(ctx context.Context, stx, ttx datomic.Tx) []string 
 				if id == ttx.ID() {
 					val = stx.ID()
 				} else {
-					val = v.toSource(ctx, id)
+					val = v.refToSource(ctx, id)
 				}
 			}
 		case a.ValueType == datomic.TypeTuple:
 			if t, ok := val.(datomic.Tuple); ok {
-				types := v.tupleTypes(ctx, a)
+				types := v.tupleTypes(ctx, v.tgt, a)
 				out := make(datomic.Tuple, len(t))
 				for i, x := range t {
 					if id, ok := x.(int64); ok && i < len(types) && types[i] == datomic.TypeRef {
-						x = v.toSource(ctx, id)
+						x = v.refToSource(ctx, id)
+						if x == int64(dataless) && a.IsComposite() {
+							// See compositeElem.
+							x = nil
+						}
 					}
 					out[i] = x
 				}
 				val = out
 			}
+		case a.Ident == exciseBeforeTAttr:
+			val = v.boundToSource(ctx, v.tgtConn, val, true)
 		}
-		got[datomKey(e, v.toSource(ctx, d.A), val, d.Added)]++
+		a2 := v.toSource(ctx, d.A)
+		got[datomKey(e, a2, val, d.Added)]++
+		if !d.Added {
+			gotPairs = append(gotPairs, [2]string{datomKey(e, a2, val, false), datomKey(e, a2, val, true)})
+		}
 	}
+	// Target datoms that compare equal once mapped to the source (two
+	// entities without datoms in a composite) cancel out the same way.
+	collapsePairs(got, gotPairs)
 	out := misplaced
 	for k, n := range want {
 		if got[k] < n {
 			if d, ok := rewrittenAdds[k]; ok && v.heldBefore(ctx, stx, d) {
+				continue
+			}
+			if d, ok := retractions[k]; ok && !v.heldBefore(ctx, stx, d) {
+				// The source retracts what its history no longer holds
+				// (excised): the target had nothing to retract.
 				continue
 			}
 			out = append(out, "missing from target: "+k)
@@ -372,11 +395,33 @@ func (v *verifier) heldBefore(ctx context.Context, stx datomic.Tx, d datomic.Dat
 			v.fail(err)
 			return false
 		}
-		if nv, err := f(old.V); err == nil && datomic.ValuesEqual(nv, d.V) {
+		ov := old.V
+		if f != nil {
+			var err error
+			if ov, err = f(ov); err != nil {
+				continue
+			}
+		}
+		if datomic.ValuesEqual(ov, d.V) {
 			return true
 		}
 	}
 	return false
+}
+
+// collapsePairs drops from counts the datoms of each pair of keys (one
+// datom, asserted and retracted) that are both present: the database holds
+// the same after as before. A datom counted twice counts once.
+func collapsePairs(counts map[string]int, pairs [][2]string) {
+	for _, k := range pairs {
+		switch n, m := counts[k[0]], counts[k[1]]; {
+		case n > 0 && m > 0:
+			delete(counts, k[0])
+			delete(counts, k[1])
+		case n > 1:
+			counts[k[0]] = 1
+		}
+	}
 }
 
 func (v *verifier) attr(ctx context.Context, db datomic.DB, cache map[int64]datomic.Attribute, id int64) datomic.Attribute {
@@ -391,9 +436,9 @@ func (v *verifier) attr(ctx context.Context, db datomic.DB, cache map[int64]dato
 	return a
 }
 
-// tupleTypes returns the element types of a target tuple attribute; those
+// tupleTypes returns the element types of a tuple attribute of db; those
 // of a composite tuple are the value types of the attributes it names.
-func (v *verifier) tupleTypes(ctx context.Context, a datomic.Attribute) []datomic.ValueType {
+func (v *verifier) tupleTypes(ctx context.Context, db datomic.DB, a datomic.Attribute) []datomic.ValueType {
 	if !a.IsComposite() {
 		out := make([]datomic.ValueType, 0, max(len(a.TupleTypes), 8))
 		for i := range cap(out) {
@@ -403,13 +448,121 @@ func (v *verifier) tupleTypes(ctx context.Context, a datomic.Attribute) []datomi
 	}
 	out := make([]datomic.ValueType, len(a.TupleAttrs))
 	for i, kw := range a.TupleAttrs {
-		ca, _, err := v.tgt.Attribute(ctx, kw)
+		ca, _, err := db.Attribute(ctx, kw)
 		if err != nil {
 			v.fail(err)
 		}
 		out[i] = ca.ValueType
 	}
 	return out
+}
+
+// dataless stands, in compared datoms, for an entity that has no datoms of
+// its own (never given any, or excised), on either side: such entities
+// carry nothing to compare, and an excision also removes the target's
+// record of the source id.
+const dataless = -2
+
+// compositeElem: the target computes its composites from what it holds, so
+// a composite element naming an entity without datoms (excised, or never
+// given any) compares as missing (nil) on both sides: where the source
+// kept an excised id in a composite, the target cannot.
+
+// srcValue is the value of a source datom as compared: refs to entities
+// without datoms are dataless, excision bounds normalised.
+func (v *verifier) srcValue(ctx context.Context, a datomic.Attribute, val any) any {
+	switch {
+	case a.IsRef():
+		if id, ok := val.(int64); ok && v.srcDataless(ctx, id) {
+			return int64(dataless)
+		}
+	case a.ValueType == datomic.TypeTuple:
+		t, ok := val.(datomic.Tuple)
+		if !ok {
+			return val
+		}
+		types := v.tupleTypes(ctx, v.src, a)
+		var out datomic.Tuple
+		for i, x := range t {
+			if id, ok := x.(int64); ok && i < len(types) && types[i] == datomic.TypeRef && v.srcDataless(ctx, id) {
+				if out == nil {
+					out = slices.Clone(t)
+				}
+				out[i] = int64(dataless)
+				if a.IsComposite() {
+					// See compositeElem.
+					out[i] = nil
+				}
+			}
+		}
+		if out != nil {
+			return out
+		}
+	case a.Ident == exciseBeforeTAttr:
+		return v.boundToSource(ctx, v.srcConn, val, false)
+	}
+	return val
+}
+
+// srcDataless reports whether source entity id has no datoms.
+func (v *verifier) srcDataless(ctx context.Context, id int64) bool {
+	if d, ok := v.srcEmpty.get(id); ok {
+		return d
+	}
+	empty := true
+	for _, err := range v.src.Datoms(ctx, datomic.EAVT, id) {
+		if err != nil {
+			v.fail(err)
+		}
+		empty = false
+		break
+	}
+	v.srcEmpty.put(id, empty)
+	return empty
+}
+
+// refToSource maps a target ref value to the source id it stands for, or
+// dataless.
+func (v *verifier) refToSource(ctx context.Context, id int64) int64 {
+	src := v.toSource(ctx, id)
+	if src >= 0 && v.srcDataless(ctx, src) {
+		return dataless
+	}
+	if src < 0 {
+		for d, err := range v.tgt.Datoms(ctx, datomic.EAVT, id) {
+			if err != nil {
+				v.fail(err)
+			}
+			if !v.own[d.A] {
+				return src
+			}
+		}
+		return dataless
+	}
+	return src
+}
+
+// boundToSource normalises an excision bound (:db.excise/beforeT) of
+// conn's log (the target's when target) as the source t of the first
+// transaction at or after it (-1: none).
+func (v *verifier) boundToSource(ctx context.Context, conn datomic.Conn, val any, target bool) any {
+	t, ok := val.(int64)
+	if !ok {
+		return val
+	}
+	for tx, err := range conn.TxRange(ctx, t, 0) {
+		if err != nil {
+			v.fail(err)
+			return val
+		}
+		if !target {
+			return tx.T
+		}
+		if src := v.toSource(ctx, tx.ID()); src >= 0 {
+			return datomic.ToT(src)
+		}
+	}
+	return int64(-1)
 }
 
 // toSource maps a target id to the source id it was restored from, or to

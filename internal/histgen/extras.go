@@ -68,20 +68,34 @@ func (g *gen) backfillOps(ctx context.Context) []datomic.Op {
 
 // exciseOps asks for an excision: of an entity (all of it, or some
 // attributes), or of an attribute's values, optionally only before a t
-// of the history.
-func (g *gen) exciseOps(context.Context) []datomic.Op {
+// of the history. It never excises what a composite tuple is computed
+// from: Datomic leaves the composite datoms naming the excised values, a
+// state no replay can recreate.
+func (g *gen) exciseOps(ctx context.Context) []datomic.Op {
 	r := g.rnd
 	req := datomic.EntityMap{}
+	plain := func(idents []string) (int64, bool) {
+		ident := idents[r.IntN(len(idents))]
+		return g.ids[ident], !g.constituent(g.info[g.ids[ident]].Ident)
+	}
 	if r.IntN(3) == 0 {
-		req["db/excise"] = g.ids[[]string{"h/name", "h/d", "h/tags", "h/nums"}[r.IntN(4)]]
+		a, ok := plain([]string{"h/name", "h/d", "h/tags", "h/nums"})
+		if !ok {
+			return nil
+		}
+		req["db/excise"] = a
 	} else {
 		e, ok := g.pickEntity()
-		if !ok {
+		if !ok || g.inComposite(ctx, e) {
 			return nil
 		}
 		req["db/excise"] = e
 		if r.IntN(2) == 0 {
-			req["db.excise/attrs"] = []any{g.ids[plainAttrs[r.IntN(len(plainAttrs))]], g.ids["h/friend"]}
+			a, ok := plain(plainAttrs)
+			if !ok {
+				return nil
+			}
+			req["db.excise/attrs"] = []any{a, g.ids["h/friend"]}
 		}
 	}
 	if len(g.txs) > 0 && r.IntN(2) == 0 {
@@ -131,6 +145,24 @@ var renamable = []string{"h/name", "h/n", "h/tags", "h/friend", "h/kind", "h/chi
 type composite struct {
 	attrs  [2]string
 	idents [2]datomic.Keyword
+}
+
+// inComposite reports whether entity e, or a value of it, is part of a
+// composite tuple: e is referred to through a composite's attribute, or has
+// one of them.
+func (g *gen) inComposite(ctx context.Context, e int64) bool {
+	db, err := g.conn.DB(ctx)
+	if err != nil {
+		return true
+	}
+	for _, idx := range []datomic.Index{datomic.VAET, datomic.EAVT} {
+		for d, err := range db.Datoms(ctx, idx, e) {
+			if err != nil || g.constituent(g.info[d.A].Ident) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // constituent reports whether ident names an attribute of a composite
