@@ -38,9 +38,11 @@ type scannedSegment struct {
 	Unverified bool
 	// Txs and Datoms count the transactions and datoms (from the header).
 	Txs, Datoms int64
-	// Links are the links of the segment's transactions, in t order (full
-	// scans only): what overlapping segments are compared with.
-	Links []TxLink
+	// Links are the links of the segment's transactions, in t order, and
+	// TxDatoms their datom counts (full scans of version 2 segments
+	// only): what overlapping segments are compared and counted with.
+	Links    []TxLink
+	TxDatoms []int
 }
 
 // sound reports whether the segment can be used.
@@ -196,7 +198,9 @@ func checkFull(ctx context.Context, db string, store BackupStore, info SegmentIn
 	if seg.Version >= 2 {
 		g := NewTxDigester(seg.Lineage)
 		s.Links = make([]TxLink, 0, len(seg.Txs))
+		s.TxDatoms = make([]int, 0, len(seg.Txs))
 		for _, tx := range seg.Txs {
+			s.TxDatoms = append(s.TxDatoms, len(tx.Datoms))
 			l, err := g.Link(tx)
 			if err != nil {
 				s.Err = &SegmentError{DB: db, Seg: info, Err: corruptf("%v", err)}
