@@ -3,6 +3,8 @@ package dcbackup
 import (
 	"errors"
 	"fmt"
+
+	"filippo.io/age"
 )
 
 // Errors of the segment encoding, besides ErrCorruptSegment.
@@ -11,18 +13,33 @@ var (
 	// version of this package, in a format this one cannot read. Upgrade the
 	// reader; the segment itself is intact (its checksum verified).
 	ErrUnsupportedSegmentVersion = errors.New("dcbackup: unsupported segment format version")
-	// ErrSegmentTooLarge: the segment decodes to more bytes than
-	// DecodeOptions.MaxDecodedBytes allows.
+	// ErrSegmentTooLarge: the segment would decode to more bytes than
+	// DecodeOptions.MaxDecodedBytes allows, or to more than the compression
+	// ratio bound (SegmentMaxCompressionRatio) lets its stored size claim.
+	// It is refused before anything is decompressed.
 	ErrSegmentTooLarge = errors.New("dcbackup: segment exceeds the decode size limit")
 	// ErrInvalidSegment: a Segment given to the encoder is not well formed
 	// (the error says why); nothing was encoded.
 	ErrInvalidSegment = errors.New("dcbackup: invalid segment")
+	// ErrNoKey: the segment is encrypted and no identity of
+	// DecodeOptions.Identities can open it (none given, or none of its
+	// recipients). The error names the fingerprints of the recipients the
+	// segment was encrypted to (see RecipientFingerprint). The segment's
+	// frame and header verified; its payload was not read.
+	ErrNoKey = errors.New("dcbackup: no identity can open the segment")
+	// ErrNotEncrypted: DecodeOptions.Identities is set, so the caller
+	// expects encrypted segments, and the segment is not encrypted: anyone
+	// who can write to the store could have written it. Errors matching it
+	// also match ErrCorruptSegment. DecodeOptions.AllowUnencrypted accepts
+	// such segments (a store that was not encrypted before).
+	ErrNotEncrypted = errors.New("dcbackup: segment is not encrypted")
 )
 
 // SegmentError is the error of decoding one stored segment. It names the
 // segment and wraps one of ErrCorruptSegment (with ErrWrongDatabase for a
-// segment of another database), ErrUnsupportedSegmentVersion or
-// ErrSegmentTooLarge.
+// segment of another database, ErrNotEncrypted for a plaintext segment
+// where encrypted ones are expected), ErrUnsupportedSegmentVersion,
+// ErrSegmentTooLarge or ErrNoKey.
 type SegmentError struct {
 	// DB is the database name, when known (DecodeOptions.DB, else the name
 	// read from a segment whose checksum verified).
@@ -67,30 +84,69 @@ func (c Compression) String() string {
 }
 
 // EncodeOptions configure a SegmentEncoder. The zero value writes
-// zstd-compressed segments.
+// zstd-compressed, unencrypted segments.
 type EncodeOptions struct {
-	// Compression of the payload; zero is zstd.
+	// Compression of the payload; zero is zstd. A payload that zstd would
+	// shrink beyond SegmentMaxCompressionRatio is stored uncompressed.
 	Compression Compression
+	// Recipients, when set, encrypt every segment's payload with age
+	// (filippo.io/age) to all of them: any one of the matching identities
+	// opens it. They are public keys, such as the *age.X25519Recipient
+	// that age.ParseX25519Recipient returns for an "age1..." line of
+	// age-keygen, so a backup host needs no secret key. Their
+	// fingerprints (RecipientFingerprint) are stored in the clear, so
+	// that a reader can tell which key a segment needs.
+	Recipients []age.Recipient
 }
 
 // DefaultMaxDecodedBytes is the decode size limit used when
-// DecodeOptions.MaxDecodedBytes is 0.
-const DefaultMaxDecodedBytes = 1 << 30
+// DecodeOptions.MaxDecodedBytes is 0: 256 MiB, many times the payload of
+// a segment of the default size (100,000 datoms, a few MiB).
+const DefaultMaxDecodedBytes = 256 << 20
 
-// DecodeOptions configure a SegmentDecoder. The zero value is ready to use.
+// The compression ratio bound, part of the segment format: a segment
+// whose raw length (the payload's size after decryption and
+// decompression) exceeds SegmentMaxCompressionRatio × its stored body
+// length + SegmentCompressionSlack is refused before it is decompressed
+// (ErrSegmentTooLarge), and the encoder never writes one (it stores such a
+// payload uncompressed). So a small segment cannot make a reader allocate
+// much more than its own size.
+const (
+	SegmentMaxCompressionRatio = 64
+	SegmentCompressionSlack    = 64 << 10
+)
+
+// DecodeOptions configure a SegmentDecoder. The zero value is ready to use
+// and reads unencrypted segments.
 type DecodeOptions struct {
 	// MaxDecodedBytes bounds the size of a segment's payload after
 	// decompression, and with it the memory a hostile segment can make the
 	// decoder use; 0 means DefaultMaxDecodedBytes. The decoded Segment
 	// takes more memory than its payload (Go values: about 50 bytes per
 	// datom plus its value), but every allocation is bounded by the payload
-	// size, whatever the payload claims.
+	// size, whatever the payload claims. Segments are refused before any
+	// decompression when the payload would exceed it, or the compression
+	// ratio bound (SegmentMaxCompressionRatio).
 	MaxDecodedBytes int64
 	// DB, when set, is the database the caller expects: it names the
 	// segment in errors, and a segment of another database is refused with
 	// an error matching both ErrWrongDatabase and ErrCorruptSegment (it is
 	// stored in the wrong place).
 	DB string
+	// Identities open encrypted segments (for example the
+	// *age.X25519Identity values that age.ParseIdentities reads from an
+	// age-keygen key file). Give every identity still needed: after a key
+	// rotation, the old identities open the old segments. Without
+	// identities an encrypted segment fails with ErrNoKey after its frame
+	// and header were checked.
+	//
+	// When Identities is set, unencrypted segments are refused
+	// (ErrNotEncrypted): an encrypted store holds none, and a plaintext
+	// segment in it was written by someone without a recipient key.
+	Identities []age.Identity
+	// AllowUnencrypted accepts unencrypted segments although Identities is
+	// set: for a store that was backed up without encryption before.
+	AllowUnencrypted bool
 }
 
 func (o DecodeOptions) maxDecoded() int64 {

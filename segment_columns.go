@@ -15,6 +15,11 @@ func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidSegment}, args...)...)
 }
 
+// tooLargef returns an error matching ErrSegmentTooLarge.
+func tooLargef(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrSegmentTooLarge}, args...)...)
+}
+
 func unsupportedVersion(v byte) error {
 	return fmt.Errorf("%w: version %d, this reader supports up to %d; upgrade dcbackup to read it",
 		ErrUnsupportedSegmentVersion, v, SegmentFormatVersion)

@@ -1,6 +1,8 @@
 package dcbackup
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,17 +17,21 @@ import (
 	"github.com/dcbackup/dcbackup/datomic"
 )
 
-// SegmentDecoder verifies and decodes segments, reusing its decompression
-// buffer, CBOR mode and zstd decoder from one call to the next. It is not
-// safe for concurrent use: give each goroutine its own. The segments it
-// returns share nothing with the decoder or the input bytes (string values
-// of one segment share one backing allocation).
+// SegmentDecoder verifies and decodes segments, reusing its buffers, CBOR
+// mode and zstd decoder from one call to the next. It is not safe for
+// concurrent use: give each goroutine its own. The segments it returns
+// share nothing with the decoder or the input bytes (string values of one
+// segment share one backing allocation).
 type SegmentDecoder struct {
-	opts DecodeOptions
-	dm   cbor.DecMode
-	zdec *zstd.Decoder
-	crc  *crc32.Table
-	buf  []byte
+	opts  DecodeOptions
+	dm    cbor.DecMode
+	zdec  *zstd.Decoder
+	crc   *crc32.Table
+	buf   []byte
+	plain []byte
+
+	dig        *TxDigester
+	digLineage Lineage
 }
 
 // NewSegmentDecoder returns a decoder with opts.
@@ -51,13 +57,22 @@ func (d *SegmentDecoder) Close() {
 		d.zdec.Close()
 		d.zdec = nil
 	}
-	d.buf = nil
+	d.buf, d.plain = nil, nil
 }
 
-// Decode verifies the checksum of data, the stored form of the segment
-// info (see DecodeSegment), and decodes it. Errors are *SegmentError values
-// wrapping ErrCorruptSegment, ErrUnsupportedSegmentVersion or
-// ErrSegmentTooLarge.
+// Decode verifies data, the stored form of the segment info (see
+// DecodeSegment), and decodes it. Errors are *SegmentError values
+// wrapping ErrCorruptSegment, ErrUnsupportedSegmentVersion,
+// ErrSegmentTooLarge or ErrNoKey.
+//
+// It checks, in this order: the frame and the checksum of the whole
+// segment; the header's checksum and fields; the range (info) and the
+// database (DecodeOptions.DB); the payload's size against the limits,
+// before decrypting or decompressing anything; the encryption against
+// DecodeOptions.Identities; then it decrypts, checks the header digest
+// (the header belongs to this payload), decompresses and decodes, and
+// checks that the header's counts, lineage fingerprint, last transaction,
+// features and longest strings are those of the content.
 func (d *SegmentDecoder) Decode(data []byte, info SegmentInfo) (*Segment, error) {
 	seg, err := d.decode(data, info)
 	if err != nil {
@@ -65,7 +80,7 @@ func (d *SegmentDecoder) Decode(data []byte, info SegmentInfo) (*Segment, error)
 		if db == "" && seg != nil {
 			db = seg.DB
 		}
-		return nil, &SegmentError{DB: db, Seg: SegmentInfo{StartT: info.StartT, EndT: info.EndT}, Err: err}
+		return nil, &SegmentError{DB: db, Seg: info.rangeOnly(), Err: err}
 	}
 	return seg, nil
 }
@@ -73,28 +88,148 @@ func (d *SegmentDecoder) Decode(data []byte, info SegmentInfo) (*Segment, error)
 // decode returns the error cause; a non-nil segment with an error carries
 // the database name read from a verified segment, for the message.
 func (d *SegmentDecoder) decode(data []byte, info SegmentInfo) (*Segment, error) {
-	f, err := checkFrame(data, d.crc)
+	version, err := checkFrame(data, d.crc)
 	if err != nil {
 		return nil, err
 	}
-	maxLen := d.opts.maxDecoded()
-	if f.rawLen > uint64(maxLen) {
-		return nil, fmt.Errorf("%w: payload of %d bytes, limit %d", ErrSegmentTooLarge, f.rawLen, maxLen)
+	if version == 1 {
+		return d.decodeV1(data, info)
 	}
-	raw := f.payload
-	if f.compression == frameCompressionZstd {
-		if uint64(cap(d.buf)) < f.rawLen {
-			d.buf = make([]byte, 0, f.rawLen)
+	h, hlen, err := decodeHeader(data, SegmentInfo{StartT: info.StartT, EndT: info.EndT}, d.dm, d.crc)
+	var named *Segment
+	if h.DB != "" && ValidateDBName(h.DB) == nil {
+		named = &Segment{DB: h.DB}
+	}
+	if err != nil {
+		return named, err
+	}
+	if h.StoredLen != int64(len(data)) {
+		return named, corruptf("%d bytes, header says %d", len(data), h.StoredLen)
+	}
+	if d.opts.DB != "" && h.DB != d.opts.DB {
+		return named, wrongDatabase(h.DB, d.opts.DB)
+	}
+	headEnd := frameV2PrefixLen + hlen
+	body := data[headEnd+4 : len(data)-frameTrailerLen]
+	if err := checkRawLen(uint64(h.RawLen), len(body), d.opts.maxDecoded()); err != nil {
+		return named, err
+	}
+	plain := body
+	switch {
+	case h.Encrypted:
+		if plain, err = open(body, d.opts.Identities, &h, d.plain); err != nil {
+			return named, err
 		}
-		raw, err = d.zdec.DecodeAll(f.payload, d.buf[:0:f.rawLen])
-		if err != nil {
-			return nil, corruptf("zstd: %v", err)
-		}
-		if uint64(len(raw)) != f.rawLen {
-			return nil, corruptf("payload decompressed to %d bytes, header says %d", len(raw), f.rawLen)
-		}
+		d.plain = plain
+	case len(d.opts.Identities) > 0 && !d.opts.AllowUnencrypted:
+		return named, notEncrypted()
+	}
+	if len(plain) < headerDigestLen {
+		return named, corruptf("body of %d bytes, shorter than the header digest", len(plain))
+	}
+	if digest := sha256.Sum256(data[:headEnd]); !bytes.Equal(plain[:headerDigestLen], digest[:]) {
+		return named, corruptf("the header digest in the payload does not match the header: the header was altered or belongs to another segment")
+	}
+	raw, err := d.decompress(h.Compression == CompressionZstd, plain[headerDigestLen:], uint64(h.RawLen))
+	if err != nil {
+		return named, err
 	}
 	var p segmentPayload
+	if err := d.dm.Unmarshal(raw, &p); err != nil {
+		return named, corruptf("cbor: %v", err)
+	}
+	lin := Lineage{DatabaseID: p.DatabaseID, GenesisT: p.GenesisT}
+	if p.GenesisInstant != 0 {
+		lin.GenesisInstant = time.UnixMilli(p.GenesisInstant).UTC()
+	}
+	if lin.Fingerprint() != h.Lineage {
+		return named, corruptf("the lineage in the payload (%s) does not match the header's fingerprint %s", lin, h.Lineage)
+	}
+	seg := &Segment{
+		Version: int(version),
+		DB:      h.DB,
+		StartT:  h.StartT,
+		EndT:    h.EndT,
+		Lineage: lin,
+		Prev:    h.Prev,
+		Last:    h.Last,
+	}
+	if seg.Renames, err = identMap(p.Renames, "rename"); err != nil {
+		return named, err
+	}
+	stats, err := decodePayload(&p.segmentColumns, p.Attrs, p.Idents, seg, uint64(h.TxCount), uint64(h.DatomCount), 2)
+	if err != nil {
+		return named, err
+	}
+	last := h.Prev
+	if n := len(seg.Txs); n > 0 {
+		if d.dig == nil || d.digLineage != lin {
+			d.dig, d.digLineage = NewTxDigester(lin), lin
+		}
+		if last, err = d.dig.Link(seg.Txs[n-1]); err != nil {
+			return named, corruptf("%v", err)
+		}
+	}
+	switch {
+	case last != h.Last:
+		return named, corruptf("the header's last transaction is %s, the content's %s", h.Last, last)
+	case stats.features != h.Features:
+		return named, corruptf("the header's features are %q, the content's %q", h.Features, stats.features)
+	case stats.maxStr != h.MaxStringLen || stats.maxTupleStr != h.MaxTupleStringLen:
+		return named, corruptf("the header's longest strings are %d and %d characters (alone, in a tuple), the content's %d and %d",
+			h.MaxStringLen, h.MaxTupleStringLen, stats.maxStr, stats.maxTupleStr)
+	}
+	seg.Header = h
+	return seg, nil
+}
+
+func wrongDatabase(got, want string) error {
+	return fmt.Errorf("%w: %w: it belongs to database %q, not %q", ErrCorruptSegment, ErrWrongDatabase, got, want)
+}
+
+func notEncrypted() error {
+	return fmt.Errorf("%w: %w: identities were given, so encrypted segments are expected (DecodeOptions.AllowUnencrypted accepts plaintext ones)", ErrCorruptSegment, ErrNotEncrypted)
+}
+
+// decompress returns the payload of rawLen bytes that stored holds. It
+// never allocates more than rawLen bytes, which the caller checked.
+func (d *SegmentDecoder) decompress(zstdFrame bool, stored []byte, rawLen uint64) ([]byte, error) {
+	if !zstdFrame {
+		if uint64(len(stored)) != rawLen {
+			return nil, corruptf("payload of %d bytes, header says %d", len(stored), rawLen)
+		}
+		return stored, nil
+	}
+	if uint64(cap(d.buf)) < rawLen {
+		d.buf = make([]byte, 0, rawLen)
+	}
+	raw, err := d.zdec.DecodeAll(stored, d.buf[:0:rawLen])
+	if err != nil {
+		return nil, corruptf("zstd: %v", err)
+	}
+	if uint64(len(raw)) != rawLen {
+		return nil, corruptf("payload decompressed to %d bytes, header says %d", len(raw), rawLen)
+	}
+	return raw, nil
+}
+
+// decodeV1 decodes a version 1 segment whose checksum verified.
+func (d *SegmentDecoder) decodeV1(data []byte, info SegmentInfo) (*Segment, error) {
+	f, err := checkFrameV1(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRawLen(f.rawLen, len(f.payload), d.opts.maxDecoded()); err != nil {
+		return nil, err
+	}
+	if len(d.opts.Identities) > 0 && !d.opts.AllowUnencrypted {
+		return nil, notEncrypted()
+	}
+	raw, err := d.decompress(f.compression == frameCompressionZstd, f.payload, f.rawLen)
+	if err != nil {
+		return nil, err
+	}
+	var p segmentPayloadV1
 	if err := d.dm.Unmarshal(raw, &p); err != nil {
 		return nil, corruptf("cbor: %v", err)
 	}
@@ -103,85 +238,98 @@ func (d *SegmentDecoder) decode(data []byte, info SegmentInfo) (*Segment, error)
 		return nil, corruptf("%v", err)
 	}
 	if d.opts.DB != "" && p.DB != d.opts.DB {
-		return named, fmt.Errorf("%w: %w: it belongs to database %q, not %q", ErrCorruptSegment, ErrWrongDatabase, p.DB, d.opts.DB)
+		return named, wrongDatabase(p.DB, d.opts.DB)
 	}
 	own := SegmentInfo{StartT: p.StartT, EndT: p.EndT}
 	if err := ValidateSegmentRange(own); err != nil {
 		return named, corruptf("%v", err)
 	}
 	if (info.StartT != 0 || info.EndT != 0) && (info.StartT != p.StartT || info.EndT != p.EndT) {
-		return named, corruptf("it holds range %s, stored as %s", own, SegmentInfo{StartT: info.StartT, EndT: info.EndT})
+		return named, corruptf("it holds range %s, stored as %s", own, info.rangeOnly())
 	}
-	seg, err := decodePayload(&p)
+	seg := &Segment{Version: 1, DB: p.DB, StartT: p.StartT, EndT: p.EndT}
+	stats, err := decodePayload(&p.segmentColumns, p.Attrs, p.Idents, seg, p.TxCount, p.DatomCount, 1)
 	if err != nil {
 		return named, err
 	}
+	seg.Header = SegmentHeader{
+		Version: 1, DB: p.DB, StartT: p.StartT, EndT: p.EndT,
+		TxCount: int64(p.TxCount), DatomCount: int64(p.DatomCount),
+		RawLen: int64(f.rawLen), StoredLen: int64(len(data)), Compression: CompressionNone,
+		Features: stats.features, MaxStringLen: stats.maxStr, MaxTupleStringLen: stats.maxTupleStr,
+	}
+	if f.compression == frameCompressionZstd {
+		seg.Header.Compression = CompressionZstd
+	}
 	return seg, nil
 }
 
-func decodePayload(p *segmentPayload) (*Segment, error) {
+// identMap builds the map of [id, ident] records, refusing a repeated id.
+func identMap(recs []identRecord, what string) (map[int64]datomic.Keyword, error) {
+	m := make(map[int64]datomic.Keyword, len(recs))
+	for _, r := range recs {
+		if _, dup := m[r.ID]; dup {
+			return nil, corruptf("%s of entity %d listed twice", what, r.ID)
+		}
+		m[r.ID] = datomic.Keyword(r.Ident)
+	}
+	return m, nil
+}
+
+// decodePayload decodes the dictionary, idents and datom columns into
+// seg (whose range is set), with txCount transactions and datomCount
+// datoms, and returns what the content holds for the header.
+func decodePayload(c *segmentColumns, attrRecs []attrRecord, identRecs []identRecord, seg *Segment, txCount, datomCount uint64, version int) (contentStats, error) {
 	// Every transaction takes at least 2 bytes of TxCol and every datom at
 	// least 1 byte of OpCol: this bounds the allocations below by the
 	// payload's size.
-	if p.TxCount > uint64(len(p.TxCol))/2 {
-		return nil, corruptf("%d transactions in a %d-byte column", p.TxCount, len(p.TxCol))
+	if txCount > uint64(len(c.TxCol))/2 {
+		return contentStats{}, corruptf("%d transactions in a %d-byte column", txCount, len(c.TxCol))
 	}
-	if p.DatomCount > uint64(len(p.OpCol)) {
-		return nil, corruptf("%d datoms in a %d-byte column", p.DatomCount, len(p.OpCol))
+	if datomCount > uint64(len(c.OpCol)) {
+		return contentStats{}, corruptf("%d datoms in a %d-byte column", datomCount, len(c.OpCol))
 	}
-	attrs, types, err := decodeAttrs(p.Attrs)
+	attrs, infos, err := decodeAttrs(attrRecs, version)
 	if err != nil {
-		return nil, err
+		return contentStats{}, err
 	}
-	idents := make(map[int64]datomic.Keyword, len(p.Idents))
-	for _, r := range p.Idents {
-		if _, dup := idents[r.ID]; dup {
-			return nil, corruptf("ident of entity %d listed twice", r.ID)
-		}
-		idents[r.ID] = datomic.Keyword(r.Ident)
+	idents, err := identMap(identRecs, "ident")
+	if err != nil {
+		return contentStats{}, err
 	}
-	seg := &Segment{
-		Version: SegmentFormatVersion,
-		DB:      p.DB,
-		StartT:  p.StartT,
-		EndT:    p.EndT,
-		Txs:     make([]datomic.Tx, p.TxCount),
-		Attrs:   attrs,
-		Idents:  idents,
-	}
-	if err := decodeTxs(p, seg, types); err != nil {
-		return nil, err
-	}
-	return seg, nil
+	seg.Attrs, seg.Idents = attrs, idents
+	seg.Txs = make([]datomic.Tx, txCount)
+	return decodeTxs(c, seg, datomCount, infos)
 }
 
-// decodeAttrs builds the dictionary and returns, per position, the
-// attribute id and value type.
-func decodeAttrs(recs []attrRecord) (map[int64]datomic.Attribute, []attrRef, error) {
+// decodeAttrs builds the dictionary and returns, per position, what the
+// column decoder needs.
+func decodeAttrs(recs []attrRecord, version int) (map[int64]datomic.Attribute, []attrInfo, error) {
 	attrs := make(map[int64]datomic.Attribute, len(recs))
-	types := make([]attrRef, len(recs))
+	infos := make([]attrInfo, len(recs))
 	for i, r := range recs {
-		if err := checkAttrRecord(r); err != nil {
+		if err := checkAttrRecord(r, version); err != nil {
 			return nil, nil, corruptf("%v", err)
 		}
 		if _, dup := attrs[r.ID]; dup {
 			return nil, nil, corruptf("attribute %d listed twice", r.ID)
 		}
-		attrs[r.ID] = recordToAttr(r)
-		types[i] = attrRef{id: r.ID, vt: datomic.ValueType(r.ValueType)}
+		a := recordToAttr(r)
+		attrs[r.ID] = a
+		infos[i] = newAttrInfo(a)
 	}
-	return attrs, types, nil
+	return attrs, infos, nil
 }
 
-type attrRef struct {
-	id int64
-	vt datomic.ValueType
-}
-
-// checkAttrRecord validates the enumerations of an attribute record.
-func checkAttrRecord(r attrRecord) error {
+// checkAttrRecord validates the enumerations of an attribute record of a
+// segment of format version; value type fn (16) is new in version 2.
+func checkAttrRecord(r attrRecord, version int) error {
+	maxType := uint8(datomic.TypeFn)
+	if version < 2 {
+		maxType = uint8(datomic.TypeTuple)
+	}
 	switch {
-	case r.ValueType < uint8(datomic.TypeRef) || r.ValueType > uint8(datomic.TypeTuple):
+	case r.ValueType < uint8(datomic.TypeRef) || r.ValueType > maxType:
 		return fmt.Errorf("attribute %d has value type %d", r.ID, r.ValueType)
 	case r.Cardinality > uint8(datomic.CardinalityMany):
 		return fmt.Errorf("attribute %d has cardinality %d", r.ID, r.Cardinality)
@@ -228,31 +376,32 @@ func recordToAttr(r attrRecord) datomic.Attribute {
 	return a
 }
 
-func decodeTxs(p *segmentPayload, seg *Segment, attrs []attrRef) error {
-	txr := colReader{b: p.TxCol}
-	opr := colReader{b: p.OpCol}
-	er := colReader{b: p.ECol}
-	vr := valueReader{ints: colReader{b: p.IntCol}, bytes: strReader{s: string(p.ByteCol), b: p.ByteCol}}
-	all := make([]datomic.Datom, p.DatomCount)
+func decodeTxs(c *segmentColumns, seg *Segment, datomCount uint64, attrs []attrInfo) (contentStats, error) {
+	txr := colReader{b: c.TxCol}
+	opr := colReader{b: c.OpCol}
+	er := colReader{b: c.ECol}
+	vr := valueReader{ints: colReader{b: c.IntCol}, bytes: strReader{s: string(c.ByteCol), b: c.ByteCol}}
+	all := make([]datomic.Datom, datomCount)
 	used := uint64(0)
-	prevT := p.StartT
+	prevT := seg.StartT
 	var lastE, baseE int64
+	var feat Features
 	nattrs := uint64(len(attrs))
 	for ti := range seg.Txs {
 		dt := txr.uvarint()
 		n := txr.uvarint()
 		if txr.bad {
-			return corruptf("transaction column ends after %d of %d transactions", ti, len(seg.Txs))
+			return contentStats{}, corruptf("transaction column ends after %d of %d transactions", ti, len(seg.Txs))
 		}
 		// prevT < EndT, so EndT-prevT does not overflow, and t = prevT+dt
 		// < EndT does not either.
-		if dt >= uint64(p.EndT-prevT) || (ti > 0 && dt == 0) {
-			return corruptf("transaction %d: t %d + %d outside [%d, %d) or not increasing", ti, prevT, dt, p.StartT, p.EndT)
+		if dt >= uint64(seg.EndT-prevT) || (ti > 0 && dt == 0) {
+			return contentStats{}, corruptf("transaction %d: t %d + %d outside [%d, %d) or not increasing", ti, prevT, dt, seg.StartT, seg.EndT)
 		}
 		t := prevT + int64(dt)
 		prevT = t
-		if n > p.DatomCount-used {
-			return corruptf("transaction t %d: %d datoms, more than the %d announced", t, n, p.DatomCount)
+		if n > datomCount-used {
+			return contentStats{}, corruptf("transaction t %d: %d datoms, more than the %d announced", t, n, datomCount)
 		}
 		ds := all[used : used+n : used+n]
 		used += n
@@ -261,7 +410,7 @@ func decodeTxs(p *segmentPayload, seg *Segment, attrs []attrRef) error {
 			op := opr.uvarint()
 			idx := op >> 3
 			if idx >= nattrs {
-				return corruptf("transaction t %d: attribute index %d of %d", t, idx, nattrs)
+				return contentStats{}, corruptf("transaction t %d: attribute index %d of %d", t, idx, nattrs)
 			}
 			switch (op >> 1) & 3 {
 			case eModeSame:
@@ -270,27 +419,34 @@ func decodeTxs(p *segmentPayload, seg *Segment, attrs []attrRef) error {
 			case eModeDelta:
 				baseE += er.varint()
 				lastE = baseE
+				feat |= partitionFeature(baseE)
 			default:
-				return corruptf("transaction t %d: invalid e mode in op %#x", t, op)
+				return contentStats{}, corruptf("transaction t %d: invalid e mode in op %#x", t, op)
 			}
-			a := attrs[idx]
-			ds[i] = datomic.Datom{E: lastE, A: a.id, V: vr.value(a.vt), Tx: txID, Added: op&1 != 0}
+			a := &attrs[idx]
+			v := vr.value(a.vt)
+			ds[i] = datomic.Datom{E: lastE, A: a.id, V: v, Tx: txID, Added: op&1 != 0}
+			feat |= a.feat
+			if a.tupleRefs {
+				feat |= tupleRefFeatures(&a.attr, v)
+			}
 		}
 		if opr.bad || er.bad || vr.bad() {
-			return corruptf("transaction t %d: datom columns malformed or short", t)
+			return contentStats{}, corruptf("transaction t %d: datom columns malformed or short", t)
 		}
 		if vr.err != nil {
-			return corruptf("transaction t %d: %v", t, vr.err)
+			return contentStats{}, corruptf("transaction t %d: %v", t, vr.err)
 		}
 		seg.Txs[ti] = datomic.Tx{T: t, Datoms: ds}
 	}
 	switch {
-	case used != p.DatomCount:
-		return corruptf("%d datoms decoded, %d announced", used, p.DatomCount)
+	case used != datomCount:
+		return contentStats{}, corruptf("%d datoms decoded, %d announced", used, datomCount)
 	case !txr.done(), !opr.done(), !er.done(), !vr.ints.done(), !vr.bytes.done():
-		return corruptf("trailing bytes in datom columns")
+		return contentStats{}, corruptf("trailing bytes in datom columns")
 	}
-	return nil
+	vr.stats.features |= feat
+	return vr.stats, nil
 }
 
 // valueReader reads values from the two value columns, mirroring
@@ -301,6 +457,8 @@ type valueReader struct {
 	prevRef  int64
 	prevInst int64
 	err      error
+	inTuple  bool
+	stats    contentStats
 }
 
 func (r *valueReader) bad() bool { return r.ints.bad || r.bytes.bad }
@@ -311,6 +469,7 @@ func (r *valueReader) value(t datomic.ValueType) any {
 	switch t {
 	case datomic.TypeRef:
 		r.prevRef += r.ints.varint()
+		r.stats.features |= partitionFeature(r.prevRef)
 		return r.prevRef
 	case datomic.TypeInstant:
 		r.prevInst += r.ints.varint()
@@ -323,6 +482,8 @@ func (r *valueReader) value(t datomic.ValueType) any {
 			return nil
 		}
 		tup := make(datomic.Tuple, n)
+		r.inTuple = true
+		defer func() { r.inTuple = false }()
 		for i := range tup {
 			tag := r.ints.uvarint()
 			switch {
@@ -345,7 +506,9 @@ func (r *valueReader) plain(t datomic.ValueType) any {
 	case datomic.TypeRef, datomic.TypeLong:
 		return r.ints.varint()
 	case datomic.TypeString:
-		return r.bytes.take(r.ints.uvarint())
+		v := r.bytes.take(r.ints.uvarint())
+		r.stats.noteString(v, r.inTuple)
+		return v
 	case datomic.TypeKeyword:
 		return datomic.Keyword(r.bytes.take(r.ints.uvarint()))
 	case datomic.TypeSymbol:
@@ -382,10 +545,37 @@ func (r *valueReader) plain(t datomic.ValueType) any {
 		return u
 	case datomic.TypeBytes:
 		b := r.bytes.takeBytes(r.ints.uvarint())
+		r.stats.features |= FeatureBytes
 		return append(make([]byte, 0, len(b)), b...)
+	case datomic.TypeFn:
+		if !r.inTuple {
+			return r.fn()
+		}
 	}
 	r.ints.bad = true
 	return nil
+}
+
+// fn reads a stored function, as valueWriter.fn writes it.
+func (r *valueReader) fn() any {
+	f := datomic.Fn{Lang: datomic.Keyword(r.bytes.take(r.ints.uvarint()))}
+	n := r.ints.uvarint()
+	// Each parameter takes at least its length byte.
+	if n > uint64(len(r.ints.b)-r.ints.i) {
+		r.ints.bad = true
+		return nil
+	}
+	if n > 0 {
+		f.Params = make([]datomic.Symbol, n)
+		for i := range f.Params {
+			f.Params[i] = datomic.Symbol(r.bytes.take(r.ints.uvarint()))
+		}
+	}
+	f.Code = r.bytes.take(r.ints.uvarint())
+	f.Requires = r.bytes.take(r.ints.uvarint())
+	f.Imports = r.bytes.take(r.ints.uvarint())
+	r.stats.features |= FeatureFunctions
+	return f
 }
 
 // fixed returns the next n bytes, or n zero bytes when the column is short.

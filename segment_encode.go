@@ -3,9 +3,11 @@ package dcbackup
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"math/big"
 	"slices"
@@ -25,23 +27,35 @@ type SegmentEncoder struct {
 	em   cbor.EncMode
 	zenc *zstd.Encoder
 	crc  *crc32.Table
+	seal *sealer
 
 	p       segmentPayload
 	payload bytes.Buffer
-	out     []byte
+	comp    []byte
+	hdr     []byte
 	attrs   attrTable
+	stats   contentStats
+
+	dig        *TxDigester
+	digLineage Lineage
+
+	last SegmentHeader
 }
 
 // maxTupleLen bounds the elements of one tuple value (Datomic allows 8).
 const maxTupleLen = 1 << 16
 
-// NewSegmentEncoder returns an encoder with opts.
+// NewSegmentEncoder returns an encoder with opts. It fails for an unknown
+// compression, and for recipients that age cannot encrypt to together.
 func NewSegmentEncoder(opts EncodeOptions) (*SegmentEncoder, error) {
 	em, err := newSegmentEncMode()
 	if err != nil {
 		return nil, err
 	}
 	e := &SegmentEncoder{opts: opts, em: em, crc: newCRCTable()}
+	if e.seal, err = newSealer(opts.Recipients); err != nil {
+		return nil, err
+	}
 	switch opts.Compression {
 	case CompressionNone:
 	case CompressionZstd:
@@ -68,15 +82,22 @@ func (e *SegmentEncoder) Close() {
 	}
 }
 
-// Encode returns the stored form of seg: a new slice the caller owns. A seg
-// that is not well formed (see ErrInvalidSegment) is refused: its database
-// name must pass ValidateDBName, its range ValidateSegmentRange, its
-// transactions must be in strictly increasing t order inside the range,
-// every datom's Tx must be datomic.TxID of its transaction's t, every
-// datom's attribute must be in Attrs, and every value must have the Go type
-// of its attribute's value type. Instants are stored in milliseconds.
-// seg.Version is ignored: the segment is written in SegmentFormatVersion.
-// Every entry of seg.Attrs and seg.Idents is written, used or not.
+// Encode returns the stored form of seg: a new slice the caller owns. It
+// leaves seg untouched; LastHeader returns the header it wrote, with the
+// Last link the next segment's Prev must be.
+//
+// A seg that is not well formed (see ErrInvalidSegment) is refused: its
+// database name must pass ValidateDBName, its range ValidateSegmentRange,
+// its transactions must be in strictly increasing t order inside the
+// range, every datom's Tx must be datomic.TxID of its transaction's t,
+// every datom's attribute must be in Attrs, every value must have the Go
+// type of its attribute's value type (datomic.Fn not inside tuples), and
+// Prev must be NoTx, the zero TxLink (written as NoTx) or a link with
+// 0 <= T < StartT. Instants are stored in milliseconds. seg.Version,
+// seg.Last and seg.Header are ignored: the segment is written in
+// SegmentFormatVersion, and Last, the features and the longest strings
+// are computed. Every entry of seg.Attrs, seg.Idents and seg.Renames is
+// written, used or not.
 func (e *SegmentEncoder) Encode(seg *Segment) ([]byte, error) {
 	if seg == nil {
 		return nil, invalidf("nil segment")
@@ -88,6 +109,15 @@ func (e *SegmentEncoder) Encode(seg *Segment) ([]byte, error) {
 	return out, nil
 }
 
+// LastHeader returns the header of the segment the last successful Encode
+// call wrote (the zero SegmentHeader before any): among others its Last
+// link, Features and sizes.
+func (e *SegmentEncoder) LastHeader() SegmentHeader {
+	h := e.last
+	h.Recipients = slices.Clone(h.Recipients)
+	return h
+}
+
 func (e *SegmentEncoder) encode(seg *Segment) ([]byte, error) {
 	if err := ValidateDBName(seg.DB); err != nil {
 		return nil, invalidf("%v", err)
@@ -95,25 +125,47 @@ func (e *SegmentEncoder) encode(seg *Segment) ([]byte, error) {
 	if err := ValidateSegmentRange(seg.Info()); err != nil {
 		return nil, invalidf("%v", err)
 	}
+	prev := seg.Prev
+	if prev == (TxLink{}) {
+		prev = NoTx
+	}
+	switch {
+	case prev.T < -1 || prev.T >= seg.StartT:
+		return nil, invalidf("previous transaction t %d is not in [-1, %d)", prev.T, seg.StartT)
+	case prev.T == -1 && prev.Digest != (TxDigest{}):
+		return nil, invalidf("previous transaction t -1 (none) with a digest")
+	}
 	if err := e.attrs.build(seg.Attrs); err != nil {
 		return nil, err
 	}
 	p := &e.p
 	*p = segmentPayload{
-		DB:      seg.DB,
-		StartT:  seg.StartT,
-		EndT:    seg.EndT,
-		TxCount: uint64(len(seg.Txs)),
-		Attrs:   e.attrs.recs,
-		Idents:  identRecords(p.Idents[:0], seg.Idents),
-		TxCol:   p.TxCol[:0],
-		OpCol:   p.OpCol[:0],
-		ECol:    p.ECol[:0],
-		IntCol:  p.IntCol[:0],
-		ByteCol: p.ByteCol[:0],
+		DatabaseID:     seg.Lineage.DatabaseID,
+		GenesisT:       seg.Lineage.GenesisT,
+		GenesisInstant: seg.Lineage.genesisMillis(),
+		Renames:        identRecords(p.Renames[:0], seg.Renames),
+		Attrs:          e.attrs.recs,
+		Idents:         identRecords(p.Idents[:0], seg.Idents),
+		segmentColumns: segmentColumns{
+			TxCol:   p.TxCol[:0],
+			OpCol:   p.OpCol[:0],
+			ECol:    p.ECol[:0],
+			IntCol:  p.IntCol[:0],
+			ByteCol: p.ByteCol[:0],
+		},
 	}
-	if err := e.encodeTxs(seg); err != nil {
+	datoms, err := e.encodeTxs(seg)
+	if err != nil {
 		return nil, err
+	}
+	last := prev
+	if n := len(seg.Txs); n > 0 {
+		if e.dig == nil || e.digLineage != seg.Lineage {
+			e.dig, e.digLineage = NewTxDigester(seg.Lineage), seg.Lineage
+		}
+		if last, err = e.dig.Link(seg.Txs[n-1]); err != nil {
+			return nil, invalidf("%v", err)
+		}
 	}
 	e.payload.Reset()
 	if err := e.em.NewEncoder(&e.payload).Encode(p); err != nil {
@@ -121,36 +173,112 @@ func (e *SegmentEncoder) encode(seg *Segment) ([]byte, error) {
 	}
 	raw := e.payload.Bytes()
 
-	out := e.out[:0]
-	out = append(out, make([]byte, frameHeaderLen)...)
-	comp := byte(frameCompressionNone)
+	// The body's plaintext is the header digest, then the payload as
+	// stored: compressed, unless that breaks the ratio bound.
+	comp, stored := byte(frameCompressionNone), raw
 	if e.zenc != nil {
-		comp = frameCompressionZstd
-		out = e.zenc.EncodeAll(raw, out)
-	} else {
-		out = append(out, raw...)
+		e.comp = e.zenc.EncodeAll(raw, e.comp[:0])
+		if uint64(len(raw)) <= maxRawLen(headerDigestLen+len(e.comp)) {
+			comp, stored = frameCompressionZstd, e.comp
+		}
 	}
-	putFrameHeader(out, comp, len(raw))
+	plainLen := headerDigestLen + len(stored)
+	bodyLen := plainLen
+	enc := byte(frameEncryptionNone)
+	var sealw io.WriteCloser
+	var fingerprints []string
+	if e.seal != nil {
+		enc, fingerprints = frameEncryptionAge, e.seal.fingerprints
+		if sealw, bodyLen, err = e.seal.begin(plainLen); err != nil {
+			return nil, err
+		}
+	}
+
+	r := headerRecord{
+		DB:          seg.DB,
+		StartT:      seg.StartT,
+		EndT:        seg.EndT,
+		TxCount:     uint64(len(seg.Txs)),
+		DatomCount:  uint64(datoms),
+		RawLen:      uint64(len(raw)),
+		Lineage:     nil,
+		Prev:        toLinkRecord(prev),
+		Last:        toLinkRecord(last),
+		Features:    uint64(e.stats.features),
+		MaxStr:      uint64(e.stats.maxStr),
+		MaxTupleStr: uint64(e.stats.maxTupleStr),
+		Recipients:  fingerprints,
+	}
+	fp := seg.Lineage.Fingerprint()
+	r.Lineage = fp[:]
+	// The stored length includes the header, whose length depends on it:
+	// iterate until it is stable (at most a few rounds, lengths only grow).
+	for {
+		if e.hdr, err = marshalHeader(e.hdr[:0], e.em, &r); err != nil {
+			return nil, err
+		}
+		total := uint64(frameV2PrefixLen + len(e.hdr) + 4 + bodyLen + frameTrailerLen)
+		if total == r.StoredLen {
+			break
+		}
+		r.StoredLen = total
+	}
+	if len(e.hdr) > frameV2MaxHeaderLen {
+		return nil, invalidf("header of %d bytes, more than %d (too many recipients?)", len(e.hdr), frameV2MaxHeaderLen)
+	}
+
+	out := make([]byte, frameV2PrefixLen, r.StoredLen)
+	putFrameV2Prefix(out, comp, enc, len(e.hdr))
+	out = append(out, e.hdr...)
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, e.crc))
-	e.out = out
-	return bytes.Clone(out), nil
+	digest := sha256.Sum256(out[:frameV2PrefixLen+len(e.hdr)])
+	if sealw != nil {
+		if _, err := sealw.Write(digest[:]); err != nil {
+			return nil, fmt.Errorf("age: %w", err)
+		}
+		if _, err := sealw.Write(stored); err != nil {
+			return nil, fmt.Errorf("age: %w", err)
+		}
+		if err := sealw.Close(); err != nil {
+			return nil, fmt.Errorf("age: %w", err)
+		}
+		if e.seal.buf.Len() != bodyLen {
+			return nil, fmt.Errorf("age: encrypted body of %d bytes, %d expected", e.seal.buf.Len(), bodyLen)
+		}
+		out = append(out, e.seal.buf.Bytes()...)
+	} else {
+		out = append(out, digest[:]...)
+		out = append(out, stored...)
+	}
+	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, e.crc))
+	if uint64(len(out)) != r.StoredLen {
+		return nil, fmt.Errorf("segment of %d bytes, header says %d", len(out), r.StoredLen)
+	}
+	h, err := headerFromRecord(&r, out[:frameV2PrefixLen])
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	e.last = h
+	return out, nil
 }
 
-// encodeTxs fills the datom columns of e.p.
-func (e *SegmentEncoder) encodeTxs(seg *Segment) error {
+// encodeTxs fills the datom columns of e.p and e.stats, and returns the
+// number of datoms.
+func (e *SegmentEncoder) encodeTxs(seg *Segment) (int, error) {
 	p := &e.p
 	txCol, opCol, eCol := p.TxCol, p.OpCol, p.ECol
 	vals := valueWriter{ints: p.IntCol, bytes: p.ByteCol}
 	prevT := seg.StartT
 	var lastE, baseE int64
+	var feat Features
 	datoms := 0
 	for ti := range seg.Txs {
 		tx := &seg.Txs[ti]
 		if tx.T < seg.StartT || tx.T >= seg.EndT {
-			return invalidf("transaction t %d outside the range", tx.T)
+			return 0, invalidf("transaction t %d outside the range", tx.T)
 		}
 		if ti > 0 && tx.T <= prevT {
-			return invalidf("transaction t %d follows t %d: not strictly increasing", tx.T, prevT)
+			return 0, invalidf("transaction t %d follows t %d: not strictly increasing", tx.T, prevT)
 		}
 		txCol = appendUvarint(txCol, uint64(tx.T-prevT))
 		txCol = appendUvarint(txCol, uint64(len(tx.Datoms)))
@@ -159,11 +287,11 @@ func (e *SegmentEncoder) encodeTxs(seg *Segment) error {
 		for di := range tx.Datoms {
 			d := &tx.Datoms[di]
 			if d.Tx != txID {
-				return invalidf("t %d: datom %s has tx %d, want %d", tx.T, d, d.Tx, txID)
+				return 0, invalidf("t %d: datom %s has tx %d, want %d", tx.T, d, d.Tx, txID)
 			}
 			idx, ok := e.attrs.index(d.A)
 			if !ok {
-				return invalidf("t %d: datom %s: attribute %d is not in Attrs", tx.T, d, d.A)
+				return 0, invalidf("t %d: datom %s: attribute %d is not in Attrs", tx.T, d, d.A)
 			}
 			var mode uint64
 			switch {
@@ -175,6 +303,7 @@ func (e *SegmentEncoder) encodeTxs(seg *Segment) error {
 				mode = eModeDelta
 				eCol = appendVarint(eCol, d.E-baseE)
 				baseE = d.E
+				feat |= partitionFeature(d.E)
 			}
 			lastE = d.E
 			op := uint64(idx)<<3 | mode<<1
@@ -182,15 +311,21 @@ func (e *SegmentEncoder) encodeTxs(seg *Segment) error {
 				op |= 1
 			}
 			opCol = appendUvarint(opCol, op)
-			if err := vals.value(e.attrs.types[idx], d.V); err != nil {
-				return invalidf("t %d: datom %s: %v", tx.T, d, err)
+			a := &e.attrs.info[idx]
+			if err := vals.value(a.vt, d.V); err != nil {
+				return 0, invalidf("t %d: datom %s: %v", tx.T, d, err)
+			}
+			feat |= a.feat
+			if a.tupleRefs {
+				feat |= tupleRefFeatures(&a.attr, d.V)
 			}
 		}
 		datoms += len(tx.Datoms)
 	}
 	p.TxCol, p.OpCol, p.ECol, p.IntCol, p.ByteCol = txCol, opCol, eCol, vals.ints, vals.bytes
-	p.DatomCount = uint64(datoms)
-	return nil
+	vals.stats.features |= feat
+	e.stats = vals.stats
+	return datoms, nil
 }
 
 // E modes of a datom's op.
@@ -200,11 +335,14 @@ const (
 	eModeDelta = 2 // previous delta-coded e + the next zigzag varint of ECol
 )
 
-// valueWriter appends values to the two value columns.
+// valueWriter appends values to the two value columns, and notes in stats
+// what the header summarises.
 type valueWriter struct {
 	ints, bytes []byte
 	prevRef     int64
 	prevInst    int64
+	inTuple     bool
+	stats       contentStats
 }
 
 func (w *valueWriter) str(s string) {
@@ -240,6 +378,7 @@ func (w *valueWriter) value(t datomic.ValueType, v any) error {
 		}
 		w.ints = appendVarint(w.ints, x-w.prevRef)
 		w.prevRef = x
+		w.stats.features |= partitionFeature(x)
 		return nil
 	case datomic.TypeInstant:
 		x, ok := v.(time.Time)
@@ -259,6 +398,8 @@ func (w *valueWriter) value(t datomic.ValueType, v any) error {
 			return fmt.Errorf("tuple of %d elements, more than %d", len(x), maxTupleLen)
 		}
 		w.ints = appendUvarint(w.ints, uint64(len(x)))
+		w.inTuple = true
+		defer func() { w.inTuple = false }()
 		for i, el := range x {
 			et := tupleElemTag(el)
 			if et == datomic.TypeInvalid && el != nil {
@@ -289,6 +430,7 @@ func (w *valueWriter) plain(t datomic.ValueType, v any) error {
 		var x string
 		if x, ok = v.(string); ok {
 			w.str(x)
+			w.stats.noteString(x, w.inTuple)
 		}
 	case datomic.TypeKeyword:
 		var x datomic.Keyword
@@ -354,6 +496,14 @@ func (w *valueWriter) plain(t datomic.ValueType, v any) error {
 		if x, ok = v.([]byte); ok {
 			w.ints = appendUvarint(w.ints, uint64(len(x)))
 			w.bytes = append(w.bytes, x...)
+			w.stats.features |= FeatureBytes
+		}
+	case datomic.TypeFn:
+		var x datomic.Fn
+		if x, ok = v.(datomic.Fn); ok && !w.inTuple {
+			w.fn(x)
+		} else {
+			ok = false
 		}
 	default:
 		return fmt.Errorf("value type %s cannot be stored here", t)
@@ -362,6 +512,20 @@ func (w *valueWriter) plain(t datomic.ValueType, v any) error {
 		return wrongType(t, v)
 	}
 	return nil
+}
+
+// fn appends a stored function: its language, parameter count and
+// parameters, code, requires and imports, each text as a string is.
+func (w *valueWriter) fn(f datomic.Fn) {
+	w.str(string(f.Lang))
+	w.ints = appendUvarint(w.ints, uint64(len(f.Params)))
+	for _, p := range f.Params {
+		w.str(string(p))
+	}
+	w.str(f.Code)
+	w.str(f.Requires)
+	w.str(f.Imports)
+	w.stats.features |= FeatureFunctions
 }
 
 // tupleElemTag returns the tag of a tuple element: the value type its Go
@@ -399,11 +563,11 @@ func tupleElemTag(v any) datomic.ValueType {
 	return datomic.TypeInvalid
 }
 
-// attrTable is the encoder's attribute dictionary: records sorted by id and
-// an index from id to position.
+// attrTable is the encoder's attribute dictionary: records sorted by id,
+// what the encoder needs of each, and an index from id to position.
 type attrTable struct {
 	recs  []attrRecord
-	types []datomic.ValueType
+	info  []attrInfo
 	ids   []int64
 	dense []int32 // position+1 for small ids, 0 when absent
 	other map[int64]int32
@@ -423,7 +587,7 @@ func (t *attrTable) build(attrs map[int64]datomic.Attribute) error {
 	clear(t.dense)
 	clear(t.other)
 	t.recs = t.recs[:0]
-	t.types = t.types[:0]
+	t.info = t.info[:0]
 	for i, id := range t.ids {
 		a := attrs[id]
 		if id >= 0 && id < attrDenseLimit {
@@ -438,11 +602,11 @@ func (t *attrTable) build(attrs map[int64]datomic.Attribute) error {
 			t.other[id] = int32(i + 1)
 		}
 		r := attrToRecord(a)
-		if err := checkAttrRecord(r); err != nil {
+		if err := checkAttrRecord(r, SegmentFormatVersion); err != nil {
 			return invalidf("%v", err)
 		}
 		t.recs = append(t.recs, r)
-		t.types = append(t.types, a.ValueType)
+		t.info = append(t.info, newAttrInfo(a))
 	}
 	return nil
 }

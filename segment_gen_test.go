@@ -215,12 +215,33 @@ func genSegment(seed uint64, txs int) *dcbackup.Segment {
 // types, values (float bits, bigdec scale) and dictionaries.
 func requireSameSegment(t *testing.T, want, got *dcbackup.Segment) {
 	t.Helper()
-	require.Equal(t, dcbackup.SegmentFormatVersion, got.Version)
+	require.Contains(t, []int{1, dcbackup.SegmentFormatVersion}, got.Version)
 	require.Equal(t, want.DB, got.DB)
 	require.Equal(t, want.StartT, got.StartT)
 	require.Equal(t, want.EndT, got.EndT)
 	require.Equal(t, want.Attrs, got.Attrs)
 	require.Equal(t, want.Idents, got.Idents)
+	if got.HasLinks() {
+		require.Equal(t, len(want.Renames), len(got.Renames))
+		if len(want.Renames) > 0 {
+			require.Equal(t, want.Renames, got.Renames)
+		}
+		require.Equal(t, want.Lineage.Fingerprint(), got.Lineage.Fingerprint())
+		require.Equal(t, want.Lineage.DatabaseID, got.Lineage.DatabaseID)
+		require.Equal(t, want.Lineage.GenesisT, got.Lineage.GenesisT)
+		require.True(t, want.Lineage.GenesisInstant.Equal(got.Lineage.GenesisInstant))
+		prev := want.Prev
+		if prev == (dcbackup.TxLink{}) {
+			prev = dcbackup.NoTx
+		}
+		require.Equal(t, prev, got.Prev)
+		require.Equal(t, got.Header.Prev, got.Prev)
+		require.Equal(t, got.Header.Last, got.Last)
+	} else {
+		require.Equal(t, 1, got.Version)
+		require.Empty(t, got.Renames)
+		require.Zero(t, got.Lineage)
+	}
 	require.Len(t, got.Txs, len(want.Txs))
 	for i, wtx := range want.Txs {
 		gtx := got.Txs[i]

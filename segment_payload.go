@@ -6,10 +6,32 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// segmentPayload is the CBOR structure inside a frame: one array of
-// fixed positions (see SEGMENT-FORMAT.md). The datoms are kept in byte
-// string columns that this package encodes by hand for speed.
+// segmentPayload is the CBOR structure of a version 2 segment's payload:
+// one array of fixed positions (see SEGMENT-FORMAT.md). The datoms are
+// kept in byte string columns that this package encodes by hand for speed.
 type segmentPayload struct {
+	_              struct{} `cbor:",toarray"`
+	DatabaseID     string
+	GenesisT       int64
+	GenesisInstant int64 // ms since the epoch, 0 when unset
+	Renames        []identRecord
+	Attrs          []attrRecord
+	Idents         []identRecord
+	segmentColumns
+}
+
+// segmentColumns are the datom columns, the last five elements of the
+// payload of every version.
+type segmentColumns struct {
+	TxCol   []byte // per tx: uvarint t delta, uvarint datom count
+	OpCol   []byte // per datom: uvarint attr index<<3 | e mode<<1 | added
+	ECol    []byte // zigzag varint e deltas (e mode 2 only)
+	IntCol  []byte // varints of values
+	ByteCol []byte // raw bytes of values
+}
+
+// segmentPayloadV1 is the payload of a version 1 segment.
+type segmentPayloadV1 struct {
 	_          struct{} `cbor:",toarray"`
 	DB         string
 	StartT     int64
@@ -18,11 +40,7 @@ type segmentPayload struct {
 	DatomCount uint64
 	Attrs      []attrRecord
 	Idents     []identRecord
-	TxCol      []byte // per tx: uvarint t delta, uvarint datom count
-	OpCol      []byte // per datom: uvarint attr index<<3 | e mode<<1 | added
-	ECol       []byte // zigzag varint e deltas (e mode 2 only)
-	IntCol     []byte // varints of values
-	ByteCol    []byte // raw bytes of values
+	segmentColumns
 }
 
 // attrRecord is one entry of the attribute dictionary.

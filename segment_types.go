@@ -1,16 +1,21 @@
 package dcbackup
 
-import "github.com/dcbackup/dcbackup/datomic"
+import (
+	"fmt"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
 
 // SegmentFormatVersion is the version of the segment encoding written by this
-// package.
-const SegmentFormatVersion = 1
+// package. It reads versions 1 and 2.
+const SegmentFormatVersion = 2
 
 // Segment is the decoded form of one stored segment: every transaction of a
 // source database whose t lies in [StartT, EndT), with what a restore needs
 // to replay them without asking the source.
 type Segment struct {
-	// Version is the format version the segment was written with.
+	// Version is the format version the segment was written with (the
+	// encoder ignores it and writes SegmentFormatVersion).
 	Version int
 	// DB is the name of the source database.
 	DB string
@@ -30,22 +35,33 @@ type Segment struct {
 	// Renames holds, for every attribute of the source whose ident changed
 	// since it was installed, its ident when the segment was written. With
 	// Attrs, the newest segment of a store tells every attribute's ident
-	// at the end of the store (format version 2).
+	// at the end of the store (format version 2; empty in version 1).
 	Renames map[int64]datomic.Keyword
 
 	// Lineage identifies the source database (format version 2; zero in
-	// version 1).
+	// version 1). The zero Lineage is a valid one (a source whose
+	// connection tells no id, with a first transaction at t 0 and no
+	// instant): segments written without one encode and decode fine.
 	Lineage Lineage
 	// Prev links the segment to the source transaction before StartT: the
 	// last transaction of the segment before it (NoTx at the start of the
-	// log). Set by the writer.
+	// log). Set by the writer; the zero TxLink is written as NoTx. Its T
+	// must be below StartT.
 	Prev TxLink
 	// Last is the segment's last transaction, or Prev when it has none.
-	// The encoder computes it.
+	// The decoder sets it (and checks it against the header); the encoder
+	// ignores it, computes it and reports it in SegmentEncoder.LastHeader.
 	Last TxLink
-	// Header is what the stored header said; set by the decoder.
+	// Header is what the stored header said; set by the decoder. For a
+	// version 1 segment it holds what the decoder read and computed.
 	Header SegmentHeader
 }
+
+// HasLinks reports whether Lineage, Prev and Last were read from the
+// segment: true for format version 2 and later. A version 1 segment has
+// none (they are zero); a reader that needs them computes them from the
+// transactions.
+func (s *Segment) HasLinks() bool { return s.Version >= 2 }
 
 // Features are kinds of content a segment holds that some restore targets
 // refuse or that a replay would run on the target. The encoder records them
@@ -71,11 +87,51 @@ const (
 	// FeaturePartitions: an entity in a partition other than :db.part/db,
 	// :db.part/tx and :db.part/user.
 	FeaturePartitions
+
+	// featuresAll is every feature this version knows.
+	featuresAll = FeatureBytes | FeatureFulltext | FeatureFunctions | FeatureExcision |
+		FeatureAttrPredicates | FeatureEntitySpecs | FeaturePartitions
 )
 
+var featureNames = []struct {
+	f    Features
+	name string
+}{
+	{FeatureBytes, "bytes"},
+	{FeatureFulltext, "fulltext"},
+	{FeatureFunctions, "functions"},
+	{FeatureExcision, "excision"},
+	{FeatureAttrPredicates, "attribute-predicates"},
+	{FeatureEntitySpecs, "entity-specs"},
+	{FeaturePartitions, "partitions"},
+}
+
+// String names the features, comma-separated ("" for none).
+func (f Features) String() string {
+	var b []byte
+	for _, n := range featureNames {
+		if f&n.f != 0 {
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, n.name...)
+			f &^= n.f
+		}
+	}
+	if f != 0 {
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, "%#x", uint32(f))
+	}
+	return string(b)
+}
+
 // SegmentHeader is the part of a stored segment readable without
-// decompressing or decrypting it (format version 2), or the frame of a
-// version 1 segment (only Version, the sizes and, once decoded, the range).
+// decompressing or decrypting it (format version 2), checked by its own
+// checksum (DecodeSegmentHeader). Of a version 1 segment, whose header is
+// its 16-byte frame, only Version, Compression and RawLen are known until
+// it is decoded.
 type SegmentHeader struct {
 	// Version is the segment format version.
 	Version int
