@@ -139,6 +139,9 @@ func headerFromRecord(r *headerRecord, frame []byte) (SegmentHeader, error) {
 			return h, corruptf("header: recipient fingerprint %q", fp)
 		}
 	}
+	if len(h.Recipients) == 0 {
+		h.Recipients = nil
+	}
 	return h, nil
 }
 

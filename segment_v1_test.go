@@ -1,13 +1,17 @@
 package dcbackup_test
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
 )
 
 // Segments of format version 1, written by the version 1 encoder and kept
@@ -35,4 +39,28 @@ func TestRestoreV1Store(t *testing.T) {
 	store := copySegments(t, src, "db", nil)
 	source := newSource(t, 21, 60, true)
 	requireRestoresIdentically(t, store, source)
+}
+
+func osReadFile(t *testing.T, name string) ([]byte, error) {
+	t.Helper()
+	return os.ReadFile(filepath.FromSlash(name))
+}
+
+// TestSegmentV1Example decodes the example of version 1's specification.
+func TestSegmentV1Example(t *testing.T) {
+	data, err := hex.DecodeString("4443425301000100" + "2a00000000000000" +
+		"8c" + "626462" + "0a140101" +
+		"818918326c" + hex.EncodeToString([]byte("db/txInstant")) + "0b01000080" + "0040" +
+		"80" + "420001" + "4103" + "40" + "4102" + "40" +
+		"a9b9aa1b")
+	require.NoError(t, err)
+	got, err := dcbackup.DecodeSegment(data, dcbackup.SegmentInfo{StartT: 10, EndT: 20}, dcbackup.DecodeOptions{})
+	require.NoError(t, err)
+	tx := datomic.TxID(10)
+	requireSameSegment(t, &dcbackup.Segment{DB: "db", StartT: 10, EndT: 20,
+		Attrs:  map[int64]datomic.Attribute{50: {ID: 50, Ident: "db/txInstant", ValueType: datomic.TypeInstant, Cardinality: datomic.CardinalityOne}},
+		Idents: map[int64]datomic.Keyword{},
+		Txs:    []datomic.Tx{{T: 10, Datoms: []datomic.Datom{{E: tx, A: 50, V: time.UnixMilli(1).UTC(), Tx: tx, Added: true}}}}}, got)
+	assert.Equal(t, 1, got.Version)
+	assert.False(t, got.HasLinks())
 }
