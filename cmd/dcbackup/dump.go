@@ -19,7 +19,7 @@ func dumpCommand() command {
 	return command{
 		name:    "dump",
 		summary: "print one segment as JSON lines, one datom per line",
-		usage:   "-store STORE -db NAME (-start T | -segment START-END) [-attrs]",
+		usage:   "-store STORE -db NAME (-start T | -segment START-END) [-identity FILE]... [-attrs]",
 		detail: `Prints the datoms of one segment as JSON lines, in log order:
 
   {"t":1005,"e":17592186045418,"a":":artist/name","v":"Bach","added":true}
@@ -38,7 +38,10 @@ text; bytes base64; tuples as arrays. A value's type is its attribute's
 contains t T; -segment START-END picks the segment stored as [START, END).
 With -attrs, prints instead of the datoms the segment's attribute
 dictionary, one attribute per line ({"id":..,"ident":..,"valueType":..,
-...}), then the other bootstrap entities it mentions ({"id":..,"ident":..}).`,
+...}), then the other bootstrap entities it mentions ({"id":..,"ident":..}).
+
+An encrypted segment needs -identity FILE, an age identity file that
+opens it (the error names the recipients it was encrypted to).`,
 		run: runDump,
 	}
 }
@@ -83,8 +86,13 @@ func runDump(ctx context.Context, cl *cmdline, args []string) int {
 	fs.Var(&start, "start", "dump the segment starting at (or else containing) t `T`")
 	segFlag := fs.String("segment", "", "dump the segment stored as [START, END), written `START-END`")
 	attrs := fs.Bool("attrs", false, "print the attribute dictionary and bootstrap idents instead of the datoms")
+	df := addDecodeFlags(fs)
 	if code, done := cl.parse(fs, args); done {
 		return code
+	}
+	opts, err := df.options()
+	if err != nil {
+		return cl.fail(exitError, err)
 	}
 	if start.set == (*segFlag != "") {
 		return cl.errorf("give exactly one of -start T and -segment START-END")
@@ -107,7 +115,7 @@ func runDump(ctx context.Context, cl *cmdline, args []string) int {
 	} else if info, err = findSegment(ctx, h, sf.db, start.t); err != nil {
 		return cl.fail(exitError, err)
 	}
-	seg, _, err := loadSegment(ctx, h, sf.db, info)
+	seg, _, err := loadSegment(ctx, h, sf.db, info, opts)
 	if err != nil {
 		return cl.fail(exitCode(err), err)
 	}
@@ -302,12 +310,12 @@ func toAttrLine(a datomic.Attribute) attrLine {
 }
 
 // loadSegment loads and decodes one segment.
-func loadSegment(ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo) (*dcbackup.Segment, int, error) {
+func loadSegment(ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo, opts dcbackup.DecodeOptions) (*dcbackup.Segment, int, error) {
 	data, err := store.Load(ctx, db, info)
 	if err != nil {
 		return nil, 0, err
 	}
-	seg, err := dcbackup.DecodeSegment(data, info, dcbackup.DecodeOptions{})
+	seg, err := dcbackup.DecodeSegment(data, info, opts)
 	if err != nil {
 		return nil, len(data), err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/dcbackup/dcbackup"
@@ -18,6 +19,10 @@ type scanned[R any] struct {
 	// DecodeSegment (a *dcbackup.SegmentError). At most one is set.
 	loadErr   error
 	decodeErr error
+	// header is set, with decodeErr matching ErrNoKey, when the segment is
+	// encrypted and no identity was given: its frame, checksums and header
+	// verified, its payload was not read.
+	header *dcbackup.SegmentHeader
 }
 
 // scanSegments loads and decodes the segments segs of db with up to jobs
@@ -28,7 +33,7 @@ type scanned[R any] struct {
 // passed to emit, not returned; scanSegments returns emit's first error or
 // the context's.
 func scanSegments[R any](ctx context.Context, store dcbackup.BackupStore, db string, segs []dcbackup.SegmentInfo, jobs int,
-	reduce func(*dcbackup.Segment) R, emit func(scanned[R]) error) error {
+	opts dcbackup.DecodeOptions, reduce func(*dcbackup.Segment) R, emit func(scanned[R]) error) error {
 	jobs = max(jobs, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -42,7 +47,7 @@ func scanSegments[R any](ctx context.Context, store dcbackup.BackupStore, db str
 	var wg sync.WaitGroup
 	var decErr error
 	for range jobs {
-		dec, err := dcbackup.NewSegmentDecoder(dcbackup.DecodeOptions{})
+		dec, err := dcbackup.NewSegmentDecoder(opts)
 		if err != nil {
 			decErr = err
 			break
@@ -50,7 +55,7 @@ func scanSegments[R any](ctx context.Context, store dcbackup.BackupStore, db str
 		wg.Go(func() {
 			defer dec.Close()
 			for j := range work {
-				j.out <- scanOne(ctx, store, db, j.info, dec, reduce)
+				j.out <- scanOne(ctx, store, db, j.info, dec, len(opts.Identities) > 0, reduce)
 			}
 		})
 	}
@@ -100,7 +105,7 @@ func scanSegments[R any](ctx context.Context, store dcbackup.BackupStore, db str
 }
 
 func scanOne[R any](ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo,
-	dec *dcbackup.SegmentDecoder, reduce func(*dcbackup.Segment) R) scanned[R] {
+	dec *dcbackup.SegmentDecoder, haveKeys bool, reduce func(*dcbackup.Segment) R) scanned[R] {
 	r := scanned[R]{info: info}
 	if err := ctx.Err(); err != nil {
 		r.loadErr = err
@@ -115,6 +120,11 @@ func scanOne[R any](ctx context.Context, store dcbackup.BackupStore, db string, 
 	seg, err := dec.Decode(data, info)
 	if err != nil {
 		r.decodeErr = err
+		if errors.Is(err, dcbackup.ErrNoKey) && !haveKeys {
+			if h, herr := dcbackup.DecodeSegmentHeader(data, info); herr == nil {
+				r.header = &h
+			}
+		}
 		return r
 	}
 	r.res = reduce(seg)

@@ -49,7 +49,7 @@ func TestScanSegmentsInOrder(t *testing.T) {
 	for _, jobs := range []int{1, 3, 8} {
 		st.peak.Store(0)
 		var got []int64
-		err := scanSegments(t.Context(), st, "db", segs, jobs, startT, func(r scanned[int64]) error {
+		err := scanSegments(t.Context(), st, "db", segs, jobs, dcbackup.DecodeOptions{}, startT, func(r scanned[int64]) error {
 			require.NoError(t, r.loadErr)
 			require.NoError(t, r.decodeErr)
 			assert.Equal(t, r.info.StartT, r.res)
@@ -70,7 +70,7 @@ func TestScanSegmentsStopsOnEmitError(t *testing.T) {
 	st, segs := manySegments(t)
 	stop := errors.New("stop")
 	calls := 0
-	err := scanSegments(t.Context(), st, "db", segs, 4, startT, func(scanned[int64]) error {
+	err := scanSegments(t.Context(), st, "db", segs, 4, dcbackup.DecodeOptions{}, startT, func(scanned[int64]) error {
 		calls++
 		if calls == 5 {
 			return stop
@@ -86,7 +86,7 @@ func TestScanSegmentsCanceled(t *testing.T) {
 	st, segs := manySegments(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	calls := 0
-	err := scanSegments(ctx, st, "db", segs, 4, startT, func(scanned[int64]) error {
+	err := scanSegments(ctx, st, "db", segs, 4, dcbackup.DecodeOptions{}, startT, func(scanned[int64]) error {
 		calls++
 		if calls == 3 {
 			cancel()
@@ -102,7 +102,7 @@ func TestScanSegmentsReportsBadSegments(t *testing.T) {
 	segs = append([]dcbackup.SegmentInfo{}, segs[:4]...)
 	segs[2] = dcbackup.SegmentInfo{StartT: segs[2].StartT, EndT: segs[2].EndT + 1} // not stored
 	var got []scanned[int64]
-	require.NoError(t, scanSegments(t.Context(), st, "db", segs, 2, startT, func(r scanned[int64]) error {
+	require.NoError(t, scanSegments(t.Context(), st, "db", segs, 2, dcbackup.DecodeOptions{}, startT, func(r scanned[int64]) error {
 		got = append(got, r)
 		return nil
 	}))

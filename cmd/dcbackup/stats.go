@@ -17,13 +17,14 @@ func statsCommand() command {
 	return command{
 		name:    "stats",
 		summary: "totals per database: transactions, datoms, bytes, t and instant range, top attributes",
-		usage:   "-store STORE [-db NAME] [-top N] [-j N] [-json]",
+		usage:   "-store STORE [-db NAME] [-identity FILE]... [-top N] [-j N] [-json]",
 		detail: `Reads every segment of database -db (or of every database in the store)
 and prints its totals: segments, transactions, datoms (assertions and
 retractions), stored bytes and bytes per datom, the first and last t and
 transaction instant, and the attributes with the most datoms. A segment
 that does not decode is reported on stderr, left out of the totals, and
-makes the exit status 1.`,
+makes the exit status 1. Encrypted segments need -identity; without one
+that opens them stats stops with status 2.`,
 		run: runStats,
 	}
 }
@@ -106,11 +107,16 @@ func runStats(ctx context.Context, cl *cmdline, args []string) int {
 	top := fs.Int("top", 20, "how many attributes to list, by datom count")
 	jobs := fs.Int("j", 4, "segments read at once")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of text")
+	df := addDecodeFlags(fs)
 	if code, done := cl.parse(fs, args); done {
 		return code
 	}
 	if *jobs < 1 || *top < 0 {
 		return cl.errorf("-j must be at least 1 and -top at least 0")
+	}
+	opts, err := df.options()
+	if err != nil {
+		return cl.fail(exitError, err)
 	}
 	h, err := sf.open(ctx, cl.getenv)
 	if err != nil {
@@ -123,7 +129,7 @@ func runStats(ctx context.Context, cl *cmdline, args []string) int {
 	var all []dbStats
 	code := exitOK
 	for _, db := range dbs {
-		st, err := collectStats(ctx, cl, h, db, *jobs, *top)
+		st, err := collectStats(ctx, cl, h, db, *jobs, *top, opts)
 		if err != nil {
 			return cl.fail(exitError, err)
 		}
@@ -146,7 +152,7 @@ func runStats(ctx context.Context, cl *cmdline, args []string) int {
 	return code
 }
 
-func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, jobs, top int) (dbStats, error) {
+func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, jobs, top int, opts dcbackup.DecodeOptions) (dbStats, error) {
 	st := dbStats{DB: db, TopAttributes: []attrCount{}}
 	segs, err := h.List(ctx, db, 0)
 	if err != nil {
@@ -155,12 +161,14 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 	perAttr := map[int64]int{}
 	idents := map[int64]datomic.Keyword{}
 	var first, last time.Time
-	err = scanSegments(ctx, h, db, segs, jobs, reduceStats, func(r scanned[segStats]) error {
+	err = scanSegments(ctx, h, db, segs, jobs, opts, reduceStats, func(r scanned[segStats]) error {
 		st.Segments++
 		st.Bytes += int64(r.size)
 		switch {
 		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrSegmentNotFound):
 			return r.loadErr
+		case errors.Is(r.decodeErr, dcbackup.ErrNoKey):
+			return fmt.Errorf("%w; give -identity with a key that opens it", r.decodeErr)
 		case r.loadErr != nil || r.decodeErr != nil:
 			st.Unreadable++
 			fmt.Fprintf(cl.stderr, "dcbackup stats: skipping segment %s: %s\n", r.info, trimPrefix(errors.Join(r.loadErr, r.decodeErr).Error()))
