@@ -60,14 +60,14 @@ type problem struct {
 
 // dbReport is verify's result for one database.
 type dbReport struct {
-	DB           string    `json:"db"`
-	Healthy      bool      `json:"healthy"`
-	Segments     int       `json:"segments"`
-	Transactions int       `json:"transactions"`
-	Datoms       int       `json:"datoms"`
-	Bytes        int64     `json:"bytes"`
-	StartT       int64     `json:"start_t"`
-	EndT         int64     `json:"end_t"`
+	DB           string `json:"db"`
+	Healthy      bool   `json:"healthy"`
+	Segments     int    `json:"segments"`
+	Transactions int    `json:"transactions"`
+	Datoms       int    `json:"datoms"`
+	Bytes        int64  `json:"bytes"`
+	StartT       int64  `json:"start_t"`
+	EndT         int64  `json:"end_t"`
 	// UncheckedPayloads counts encrypted segments whose payload was not
 	// checked (no -identity): their structure and header were.
 	UncheckedPayloads int       `json:"unchecked_payloads"`
