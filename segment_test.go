@@ -1,6 +1,9 @@
 package dcbackup_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -211,19 +214,62 @@ func TestSegmentErrorType(t *testing.T) {
 	assert.Contains(t, err.Error(), `segment [1, 2) of database "mydb"`)
 }
 
-// TestSegmentFormatExample pins the example of SEGMENT-FORMAT.md.
+// TestSegmentFormatExample pins the example of SEGMENT-FORMAT.md, and
+// recomputes its hashes and checksums from the definitions given there.
 func TestSegmentFormatExample(t *testing.T) {
 	tx := datomic.TxID(10)
+	inst := time.UnixMilli(1).UTC()
 	seg := &dcbackup.Segment{DB: "db", StartT: 10, EndT: 20,
-		Attrs: map[int64]datomic.Attribute{50: {ID: 50, Ident: "db/txInstant", ValueType: datomic.TypeInstant, Cardinality: datomic.CardinalityOne}},
-		Txs:   []datomic.Tx{{T: 10, Datoms: []datomic.Datom{{E: tx, A: 50, V: time.UnixMilli(1).UTC(), Tx: tx, Added: true}}}}}
+		Lineage: dcbackup.Lineage{DatabaseID: "db-1", GenesisT: 10, GenesisInstant: inst},
+		Attrs:   map[int64]datomic.Attribute{50: {ID: 50, Ident: "db/txInstant", ValueType: datomic.TypeInstant, Cardinality: datomic.CardinalityOne}},
+		Txs:     []datomic.Tx{{T: 10, Datoms: []datomic.Datom{{E: tx, A: 50, V: inst, Tx: tx, Added: true}}}}}
 	data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone})
 	require.NoError(t, err)
-	want := "4443425301000100" + "2a00000000000000" +
-		"8c" + "626462" + "0a140101" +
+
+	// The definitions of section 6.
+	uv := binary.AppendUvarint
+	zz := func(b []byte, n int64) []byte { return binary.AppendUvarint(b, uint64(n<<1)^uint64(n>>63)) }
+	k := []byte("dcbackup lineage key v2\x00")
+	k = uv(k, uint64(len("db-1")))
+	k = append(k, "db-1"...)
+	k = zz(zz(k, 10), 1)
+	key := sha256.Sum256(k)
+	fp := sha256.Sum256(append([]byte("dcbackup lineage v2\x00"), key[:]...))
+	c := zz(zz(nil, tx), 50)
+	c = append(c, 1, byte(datomic.TypeInstant))
+	c = append(uv(c, 1), 2) // intCol: zigzag(1 ms)
+	c = uv(c, 0)            // byteCol: nothing
+	m := uv(uv(nil, 10), 1)
+	m = append(uv(m, uint64(len(c))), c...)
+	mac := hmac.New(sha256.New, key[:])
+	mac.Write(m)
+	digest := mac.Sum(nil)[:16]
+	headerDigest := sha256.Sum256(data[:67])
+	crc := func(b []byte) string {
+		return hex.EncodeToString(binary.LittleEndian.AppendUint32(nil, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))))
+	}
+	assert.Equal(t, "b13c7fa493a426b0eea485f1fa41bf2a", hex.EncodeToString(fp[:16]))
+	assert.Equal(t, "e89adfd1bad20fc46c100c7931c4f3ce", hex.EncodeToString(digest))
+	assert.Equal(t, dcbackup.LineageFingerprint(fp[:16]), seg.Lineage.Fingerprint())
+
+	want := "4443425302000100" + "37000000" +
+		"8e" + "626462" + "0a140101" + "182b" + "1896" +
+		"50" + hex.EncodeToString(fp[:16]) +
+		"822040" + "820a50" + hex.EncodeToString(digest) +
+		"000000" + "80" +
+		crc(data[:67]) +
+		hex.EncodeToString(headerDigest[:]) +
+		"8b" + "6464622d31" + "0a01" + "80" +
 		"818918326c" + hex.EncodeToString([]byte("db/txInstant")) + "0b01000080" + "0040" +
 		"80" + "420001" + "4103" + "40" + "4102" + "40" +
-		"a9b9aa1b"
+		crc(data[:146])
 	assert.Equal(t, want, hex.EncodeToString(data))
+	assert.Equal(t, "6cf4c82b", crc(data[:67]))
+	assert.Equal(t, "57a5b85f40940ba11b1c873b6d62bdd2390bde291ee510cddb9fc603c295ed27", hex.EncodeToString(headerDigest[:]))
+	assert.Equal(t, "0bbde19b", crc(data[:146]))
+	assert.Len(t, data, 150)
 	assert.Equal(t, uint32(0xE3069283), crc32.Checksum([]byte("123456789"), crc32.MakeTable(crc32.Castagnoli)))
+	got, err := dcbackup.DecodeSegment(data, seg.Info(), dcbackup.DecodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, dcbackup.TxLink{T: 10, Digest: dcbackup.TxDigest(digest)}, got.Last)
 }

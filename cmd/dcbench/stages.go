@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/dcbackup/dcbackup"
@@ -63,13 +64,13 @@ func backupStage(ctx context.Context, t *table, stage, base string, src datomic.
 }
 
 // restoreStage restores store into a new target per run.
-func restoreStage(ctx context.Context, t *table, stage string, store dcbackup.BackupStore, target func() datomic.Conn, cacheSize int) error {
-	return t.measure(stage, restoreFunc(ctx, store, target, cacheSize))
+func restoreStage(ctx context.Context, t *table, stage string, store dcbackup.BackupStore, target func() datomic.Conn, cacheSize int, dec dcbackup.DecodeOptions) error {
+	return t.measure(stage, restoreFunc(ctx, store, target, cacheSize, dec))
 }
 
-func restoreFunc(ctx context.Context, store dcbackup.BackupStore, target func() datomic.Conn, cacheSize int) stageFunc {
+func restoreFunc(ctx context.Context, store dcbackup.BackupStore, target func() datomic.Conn, cacheSize int, dec dcbackup.DecodeOptions) stageFunc {
 	return func() (int, int64, string, error) {
-		res, err := dcbackup.Restore(ctx, dbName, store, target(), &dcbackup.RestoreOptions{CacheSize: cacheSize})
+		res, err := dcbackup.Restore(ctx, dbName, store, target(), &dcbackup.RestoreOptions{CacheSize: cacheSize, Decode: dec})
 		st := res.Remap
 		hits := 100 * float64(st.CacheHits) / float64(max(st.CacheHits+st.CacheMisses, 1))
 		note := fmt.Sprintf("%d transactions; remap: cache hit rate %.1f%% (%d hits, %d misses), %d lookup requests, %d lookup refs, %d new entities, %d-byte id set",
@@ -116,30 +117,48 @@ func runAll(ctx context.Context, cfg config) error {
 			return err
 		}
 		m := mem.New(mem.Options{})
-		if err := t.measureOnce("restore into mem (load)", restoreFunc(ctx, stream, func() datomic.Conn { return m }, cfg.cacheSize)); err != nil {
+		if err := t.measureOnce("restore into mem (load)", restoreFunc(ctx, stream, func() datomic.Conn { return m }, cfg.cacheSize, dcbackup.DecodeOptions{})); err != nil {
 			return err
 		}
 		source = m
 	}
+	key, err := age.GenerateX25519Identity()
+	if err != nil {
+		return err
+	}
+	sealed := dcbackup.EncodeOptions{Recipients: []age.Recipient{key.Recipient()}}
+	opener := dcbackup.DecodeOptions{Identities: []age.Identity{key}}
 	store, err := backupStage(ctx, t, "backup mem, serial", base, source, cfg.backupOptions(1))
+	if err != nil {
+		return err
+	}
+	encOpts := cfg.backupOptions(1)
+	encOpts.Encode = sealed
+	sealedStore, err := backupStage(ctx, t, "backup mem, serial, encrypted", base, source, encOpts)
 	if err != nil {
 		return err
 	}
 	if _, err := backupStage(ctx, t, "backup mem, parallel", base, source, cfg.backupOptions(cfg.conc)); err != nil {
 		return err
 	}
-	segs, err := codecStages(ctx, t, store)
-	if err != nil {
+	if err := codecStages(ctx, t, store, sealed, opener); err != nil {
 		return err
 	}
-	_ = segs
 	if err := jsonStages(ctx, t, source); err != nil {
 		return err
 	}
-	if err := restoreStage(ctx, t, "restore overhead (nop target)", store, func() datomic.Conn { return benchwork.NewNopTarget() }, cfg.cacheSize); err != nil {
+	nop := func() datomic.Conn { return benchwork.NewNopTarget() }
+	if err := restoreStage(ctx, t, "restore overhead (nop target)", store, nop, cfg.cacheSize, dcbackup.DecodeOptions{}); err != nil {
 		return err
 	}
-	if err := restoreStage(ctx, t, "restore into mem", store, func() datomic.Conn { return mem.New(mem.Options{BootstrapShift: 100, ExtraBuiltins: true}) }, cfg.cacheSize); err != nil {
+	if err := restoreStage(ctx, t, "restore overhead, encrypted", sealedStore, nop, cfg.cacheSize, opener); err != nil {
+		return err
+	}
+	memTarget := func() datomic.Conn { return mem.New(mem.Options{BootstrapShift: 100, ExtraBuiltins: true}) }
+	if err := restoreStage(ctx, t, "restore into mem", store, memTarget, cfg.cacheSize, dcbackup.DecodeOptions{}); err != nil {
+		return err
+	}
+	if err := restoreStage(ctx, t, "restore into mem, encrypted", sealedStore, memTarget, cfg.cacheSize, opener); err != nil {
 		return err
 	}
 	t.print(os.Stdout)
@@ -147,57 +166,68 @@ func runAll(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// codecStages decodes every segment of store (after reading the files) and
-// encodes them again, each with one reused decoder or encoder.
-func codecStages(ctx context.Context, t *table, store *dcbackup.FSStore) ([]*dcbackup.Segment, error) {
+// codecStages decodes every segment of store (after reading the files)
+// and encodes them again, each with one reused decoder or encoder; then
+// the same encrypted with sealed and decrypted with opener.
+func codecStages(ctx context.Context, t *table, store *dcbackup.FSStore, sealed dcbackup.EncodeOptions, opener dcbackup.DecodeOptions) error {
 	infos, err := store.List(ctx, dbName, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	data := make([][]byte, len(infos))
 	for i, info := range infos {
 		if data[i], err = store.Load(ctx, dbName, info); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	segs := make([]*dcbackup.Segment, len(infos))
-	err = t.measure("decode (verify+zstd+cbor)", func() (int, int64, string, error) {
-		dec, err := dcbackup.NewSegmentDecoder(dcbackup.DecodeOptions{})
-		if err != nil {
-			return 0, 0, "", err
-		}
-		defer dec.Close()
-		n, size := 0, int64(0)
-		for i, info := range infos {
-			if segs[i], err = dec.Decode(data[i], info); err != nil {
-				return 0, 0, "", err
-			}
-			n += segs[i].DatomCount()
-			size += int64(len(data[i]))
-		}
-		return n, size, "", nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = t.measure("encode (cbor+zstd+crc)", func() (int, int64, string, error) {
-		enc, err := dcbackup.NewSegmentEncoder(dcbackup.EncodeOptions{})
-		if err != nil {
-			return 0, 0, "", err
-		}
-		defer enc.Close()
-		n, size := 0, int64(0)
-		for _, s := range segs {
-			out, err := enc.Encode(s)
+	decode := func(data [][]byte, opts dcbackup.DecodeOptions) stageFunc {
+		return func() (int, int64, string, error) {
+			dec, err := dcbackup.NewSegmentDecoder(opts)
 			if err != nil {
 				return 0, 0, "", err
 			}
-			n += s.DatomCount()
-			size += int64(len(out))
+			defer dec.Close()
+			n, size := 0, int64(0)
+			for i, info := range infos {
+				if segs[i], err = dec.Decode(data[i], info); err != nil {
+					return 0, 0, "", err
+				}
+				n += segs[i].DatomCount()
+				size += int64(len(data[i]))
+			}
+			return n, size, "", nil
 		}
-		return n, size, "", nil
-	})
-	return segs, err
+	}
+	encode := func(out [][]byte, opts dcbackup.EncodeOptions) stageFunc {
+		return func() (int, int64, string, error) {
+			enc, err := dcbackup.NewSegmentEncoder(opts)
+			if err != nil {
+				return 0, 0, "", err
+			}
+			defer enc.Close()
+			n, size := 0, int64(0)
+			for i, s := range segs {
+				if out[i], err = enc.Encode(s); err != nil {
+					return 0, 0, "", err
+				}
+				n += s.DatomCount()
+				size += int64(len(out[i]))
+			}
+			return n, size, "", nil
+		}
+	}
+	if err := t.measure("decode (verify+zstd+cbor)", decode(data, dcbackup.DecodeOptions{})); err != nil {
+		return err
+	}
+	if err := t.measure("encode (cbor+zstd+crc)", encode(make([][]byte, len(segs)), dcbackup.EncodeOptions{})); err != nil {
+		return err
+	}
+	sealedData := make([][]byte, len(segs))
+	if err := t.measure("encode+encrypt", encode(sealedData, sealed)); err != nil {
+		return err
+	}
+	return t.measure("decode+decrypt", decode(sealedData, opener))
 }
 
 // jsonStages writes the source's log as JSON lines, one transaction each
@@ -258,6 +288,20 @@ func summary(t *table, ednBytes int64) {
 	}
 	speedup("backup generated, serial", "backup generated, parallel")
 	speedup("backup mem, serial", "backup mem, parallel")
+	for _, p := range [][2]string{
+		{"encode (cbor+zstd+crc)", "encode+encrypt"},
+		{"decode (verify+zstd+cbor)", "decode+decrypt"},
+		{"backup mem, serial", "backup mem, serial, encrypted"},
+		{"restore overhead (nop target)", "restore overhead, encrypted"},
+		{"restore into mem", "restore into mem, encrypted"},
+	} {
+		plain, ok1 := t.find(p[0])
+		sealed, ok2 := t.find(p[1])
+		if ok1 && ok2 && plain.dur > 0 && plain.cpu > 0 {
+			fmt.Printf("encryption cost, %s: %+.1f%% wall, %+.1f%% CPU\n", p[1],
+				100*(sealed.dur.Seconds()/plain.dur.Seconds()-1), 100*(sealed.cpu.Seconds()/plain.cpu.Seconds()-1))
+		}
+	}
 	seg, ok := t.find("backup mem, serial")
 	if !ok {
 		return
@@ -314,7 +358,7 @@ func runRestoreOnly(ctx context.Context, cfg config) error {
 		target = mem.New(mem.Options{})
 	}
 	t := &table{repeat: cfg.repeat}
-	if err := t.measureOnce("restore into "+cfg.target, restoreFunc(ctx, store, func() datomic.Conn { return target }, cfg.cacheSize)); err != nil {
+	if err := t.measureOnce("restore into "+cfg.target, restoreFunc(ctx, store, func() datomic.Conn { return target }, cfg.cacheSize, dcbackup.DecodeOptions{})); err != nil {
 		return err
 	}
 	t.print(os.Stdout)
