@@ -107,7 +107,7 @@ func ageStreamLen(n int) int {
 // names.
 func open(body []byte, ids []age.Identity, h *SegmentHeader, dst []byte) ([]byte, error) {
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: it is encrypted to %s, and no identity was given (DecodeOptions.Identities)", ErrNoKey, recipientList(h.Recipients))
+		return nil, fmt.Errorf("%w: it is encrypted to %s, and no identity was given", ErrNoKey, recipientList(h.Recipients))
 	}
 	r, err := age.Decrypt(bytes.NewReader(body), ids...)
 	if err != nil {

@@ -116,6 +116,9 @@ func runDump(ctx context.Context, cl *cmdline, args []string) int {
 		return cl.fail(exitError, err)
 	}
 	seg, _, err := loadSegment(ctx, h, sf.db, info, opts)
+	if errors.Is(err, dcbackup.ErrNoKey) {
+		err = fmt.Errorf("%w; give -identity FILE with a key that opens it", err)
+	}
 	if err != nil {
 		return cl.fail(exitCode(err), err)
 	}

@@ -48,8 +48,17 @@
 //	PROBLEM corrupt [3000, 4000): segment [3000, 4000): corrupt segment: checksum mismatch ...
 //
 // (kinds: gap, corrupt, missing, wrong-database, unsupported-version,
-// too-large, no-segments) and a summary line per database that says
-// "healthy" or "UNHEALTHY".
+// too-large, no-key, not-encrypted, no-segments) and a summary line per
+// database that says "healthy" or "UNHEALTHY".
+//
+// # Encrypted stores
+//
+// ls, and verify without -identity, need no key: verify checks an
+// encrypted segment's checksums and cleartext header and says that its
+// payload was not checked. dump, stats and verify's payload check take
+// -identity FILE, an age identity file as age-keygen writes it (repeat the
+// flag for several). -max-decoded BYTES bounds the memory a segment's
+// payload may take (default 256 MiB).
 //
 // dump prints one JSON object per datom, in log order:
 //

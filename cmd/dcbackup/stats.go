@@ -168,7 +168,7 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrSegmentNotFound):
 			return r.loadErr
 		case errors.Is(r.decodeErr, dcbackup.ErrNoKey):
-			return fmt.Errorf("%w; give -identity with a key that opens it", r.decodeErr)
+			return fmt.Errorf("%w; give -identity FILE with a key that opens it", r.decodeErr)
 		case r.loadErr != nil || r.decodeErr != nil:
 			st.Unreadable++
 			fmt.Fprintf(cl.stderr, "dcbackup stats: skipping segment %s: %s\n", r.info, trimPrefix(errors.Join(r.loadErr, r.decodeErr).Error()))
