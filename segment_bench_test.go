@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dcbackup/dcbackup"
@@ -83,11 +84,29 @@ func benchSegment(n int) *dcbackup.Segment {
 
 const benchDatoms = 100_000
 
+// benchCodecs are the encodings the codec benchmarks compare.
+func benchCodecs(b *testing.B) []struct {
+	name string
+	enc  dcbackup.EncodeOptions
+	dec  dcbackup.DecodeOptions
+} {
+	id, rec := testKey(b, testIdentityA)
+	return []struct {
+		name string
+		enc  dcbackup.EncodeOptions
+		dec  dcbackup.DecodeOptions
+	}{
+		{"zstd", dcbackup.EncodeOptions{}, dcbackup.DecodeOptions{}},
+		{"none", dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone}, dcbackup.DecodeOptions{}},
+		{"zstd+age", dcbackup.EncodeOptions{Recipients: []age.Recipient{rec}}, dcbackup.DecodeOptions{Identities: []age.Identity{id}}},
+	}
+}
+
 func BenchmarkEncodeSegment(b *testing.B) {
 	seg := benchSegment(benchDatoms)
-	for _, c := range []dcbackup.Compression{dcbackup.CompressionZstd, dcbackup.CompressionNone} {
-		b.Run(c.String(), func(b *testing.B) {
-			enc, err := dcbackup.NewSegmentEncoder(dcbackup.EncodeOptions{Compression: c})
+	for _, c := range benchCodecs(b) {
+		b.Run(c.name, func(b *testing.B) {
+			enc, err := dcbackup.NewSegmentEncoder(c.enc)
 			require.NoError(b, err)
 			defer enc.Close()
 			var size int
@@ -108,11 +127,11 @@ func BenchmarkEncodeSegment(b *testing.B) {
 
 func BenchmarkDecodeSegment(b *testing.B) {
 	seg := benchSegment(benchDatoms)
-	for _, c := range []dcbackup.Compression{dcbackup.CompressionZstd, dcbackup.CompressionNone} {
-		b.Run(c.String(), func(b *testing.B) {
-			data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{Compression: c})
+	for _, c := range benchCodecs(b) {
+		b.Run(c.name, func(b *testing.B) {
+			data, err := dcbackup.EncodeSegment(seg, c.enc)
 			require.NoError(b, err)
-			dec, err := dcbackup.NewSegmentDecoder(dcbackup.DecodeOptions{})
+			dec, err := dcbackup.NewSegmentDecoder(c.dec)
 			require.NoError(b, err)
 			defer dec.Close()
 			b.ReportAllocs()

@@ -41,6 +41,12 @@ func (f LineageFingerprint) String() string { return hex.EncodeToString(f[:]) }
 // IsZero reports whether f is unset (a segment of format version 1).
 func (f LineageFingerprint) IsZero() bool { return f == LineageFingerprint{} }
 
+// IsZero reports whether l is the zero Lineage: what segments written
+// without a lineage carry (and every version 1 segment).
+func (l Lineage) IsZero() bool {
+	return l.DatabaseID == "" && l.GenesisT == 0 && l.GenesisInstant.IsZero()
+}
+
 // key derives the lineage's secret key, which keys transaction digests:
 // SHA-256 of a domain string, the database id and the first transaction.
 func (l Lineage) key() [32]byte {
