@@ -102,10 +102,10 @@ func ageStreamLen(n int) int {
 	return n + chunks*tag
 }
 
-// open decrypts body into dst[:0] (reused when large enough) and returns
+// openBody decrypts body into dst[:0] (reused when large enough) and returns
 // the plaintext. h is the segment's verified header, for the recipients it
 // names.
-func open(body []byte, ids []age.Identity, h *SegmentHeader, dst []byte) ([]byte, error) {
+func openBody(body []byte, ids []age.Identity, h *SegmentHeader, dst []byte) ([]byte, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%w: it is encrypted to %s, and no identity was given", ErrNoKey, recipientList(h.Recipients))
 	}

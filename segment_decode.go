@@ -117,7 +117,7 @@ func (d *SegmentDecoder) decode(data []byte, info SegmentInfo) (*Segment, error)
 	plain := body
 	switch {
 	case h.Encrypted:
-		if plain, err = open(body, d.opts.Identities, &h, d.plain); err != nil {
+		if plain, err = openBody(body, d.opts.Identities, &h, d.plain); err != nil {
 			return named, err
 		}
 		d.plain = plain

@@ -63,7 +63,7 @@ const (
 )
 
 // SegmentHeadReadSize is a number of leading bytes of a segment that holds
-// its whole header in practice (the header is about 150 bytes plus 20 per
+// its whole header in practice (the header takes under 250 bytes plus 17 per
 // recipient): read that many (a ranged GET), and call SegmentHeaderSize to
 // know whether more is needed.
 const SegmentHeadReadSize = 1024
