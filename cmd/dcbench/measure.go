@@ -25,6 +25,9 @@ type row struct {
 	gc     time.Duration // CPU time the garbage collector took (estimate)
 	rss    int64         // peak RSS in bytes, -1 when unknown
 	note   string
+	// minCPU is the least CPU time of the stage's runs (cpu is that of
+	// the fastest run).
+	minCPU time.Duration
 }
 
 // table collects rows and prints them.
@@ -54,27 +57,84 @@ func (t *table) measureOnce(stage string, f stageFunc) error {
 func (t *table) measureN(stage string, n int, f stageFunc) error {
 	var best row
 	for i := range n {
-		runtime.GC()
-		resetPeakRSS()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		cpu0, gc0 := cpuTime(), gcCPU()
-		begin := time.Now()
-		datoms, bytes, note, err := f()
-		dur := time.Since(begin)
-		cpu, gc := cpuTime()-cpu0, gcCPU()-gc0
-		runtime.ReadMemStats(&after)
+		r, err := runStage(stage, f)
 		if err != nil {
-			return fmt.Errorf("%s: %w", stage, err)
+			return err
 		}
-		r := row{stage: stage, datoms: datoms, dur: dur, cpu: cpu, gc: gc, bytes: bytes, allocs: after.Mallocs - before.Mallocs, rss: peakRSS(), note: note}
-		if i == 0 || r.dur < best.dur {
-			best = r
+		best = keepBest(best, r, i == 0)
+	}
+	t.add(best, n)
+	return nil
+}
+
+// measurePair runs stages a and b t.repeat times each, alternating (a b,
+// b a, a b, ...) so that a change in the machine's load affects both
+// alike, and keeps the fastest run of each: for comparing two ways of
+// doing the same work.
+func (t *table) measurePair(stageA string, fa stageFunc, stageB string, fb stageFunc) error {
+	n := max(t.repeat, 1)
+	var bestA, bestB row
+	for i := range n {
+		order := []int{0, 1}
+		if i%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, which := range order {
+			if which == 0 {
+				r, err := runStage(stageA, fa)
+				if err != nil {
+					return err
+				}
+				bestA = keepBest(bestA, r, i == 0)
+			} else {
+				r, err := runStage(stageB, fb)
+				if err != nil {
+					return err
+				}
+				bestB = keepBest(bestB, r, i == 0)
+			}
 		}
 	}
-	t.rows = append(t.rows, best)
-	fmt.Fprintf(os.Stderr, "  %-30s %10d datoms %8.3fs (best of %d)\n", stage, best.datoms, best.dur.Seconds(), n)
+	t.add(bestA, n)
+	t.add(bestB, n)
 	return nil
+}
+
+// runStage runs f once and measures it.
+func runStage(stage string, f stageFunc) (row, error) {
+	runtime.GC()
+	resetPeakRSS()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu0, gc0 := cpuTime(), gcCPU()
+	begin := time.Now()
+	datoms, bytes, note, err := f()
+	dur := time.Since(begin)
+	cpu, gc := cpuTime()-cpu0, gcCPU()-gc0
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		return row{}, fmt.Errorf("%s: %w", stage, err)
+	}
+	return row{stage: stage, datoms: datoms, dur: dur, cpu: cpu, minCPU: cpu, gc: gc, bytes: bytes, allocs: after.Mallocs - before.Mallocs, rss: peakRSS(), note: note}, nil
+}
+
+// keepBest returns the faster of best and r (r when first), with the
+// least CPU time of both.
+func keepBest(best, r row, first bool) row {
+	if first {
+		return r
+	}
+	minCPU := min(best.minCPU, r.minCPU)
+	if r.dur < best.dur {
+		best = r
+	}
+	best.minCPU = minCPU
+	return best
+}
+
+func (t *table) add(best row, n int) {
+	t.rows = append(t.rows, best)
+	fmt.Fprintf(os.Stderr, "  %-30s %10d datoms %8.3fs (best of %d)\n", best.stage, best.datoms, best.dur.Seconds(), n)
 }
 
 // find returns the row of stage.
