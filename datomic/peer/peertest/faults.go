@@ -24,7 +24,9 @@ type Fault struct {
 	// Truncate runs the operation, then sends only the first half of its
 	// response body (with a matching Content-Length).
 	Truncate bool
-	// Hang waits until the client gives up on the request.
+	// Hang never answers: the request hangs until the server closes, and
+	// its connection is then dropped without a response, so the client
+	// can only give up by itself.
 	Hang bool
 }
 
@@ -53,7 +55,8 @@ func (s *Server) takeFault(op string) (Fault, bool) {
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault, run func() (int, transit.Map)) {
 	switch {
 	case f.Hang:
-		<-r.Context().Done()
+		<-s.closing
+		panic(http.ErrAbortHandler)
 	case f.Body != nil:
 		status := f.Status
 		if status == 0 {

@@ -72,10 +72,14 @@ type database struct {
 
 // Server is a fake peer-server or Datomic Cloud system over loopback HTTPS.
 type Server struct {
-	srv   *httptest.Server
-	opts  Options
-	log   *slog.Logger
-	cloud *cloudState // nil for a peer-server
+	srv *httptest.Server
+	// closing ends the requests that hang (Fault.Hang) when the server
+	// closes.
+	closing   chan struct{}
+	closeOnce sync.Once
+	opts      Options
+	log       *slog.Logger
+	cloud     *cloudState // nil for a peer-server
 
 	mu       sync.Mutex
 	dbs      map[string]*database // by name
@@ -120,6 +124,7 @@ func newServer(opts Options) *Server {
 		headers: map[string]http.Header{},
 		faults:  map[string][]Fault{},
 		cursors: map[string]*cursor{},
+		closing: make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -168,6 +173,7 @@ func (s *Server) database(name, id string) (*database, bool) {
 
 // Close stops the server and releases its cursors.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
 	s.srv.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()

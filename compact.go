@@ -1,0 +1,336 @@
+package dcbackup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// CompactOptions configures Compact. The zero value is ready to use.
+type CompactOptions struct {
+	// MaxTxPerSegment and MaxDatomsPerSegment bound a merged segment, as
+	// BackupOptions bounds a written one (defaults 10000 and 100000).
+	MaxTxPerSegment     int
+	MaxDatomsPerSegment int
+	// Encode sets the encoding of merged segments (compression,
+	// recipients); Decode the limits and identities to read segments with.
+	// An encrypted segment that no identity opens is left as it is.
+	Encode EncodeOptions
+	Decode DecodeOptions
+	// Concurrency is the number of segment headers read at once (default
+	// 8).
+	Concurrency int
+	// Logger receives an Info record per merged segment (default: silent).
+	Logger *slog.Logger
+}
+
+// CompactResult says what Compact did.
+type CompactResult struct {
+	// Before and After count the segments of the database before and
+	// after; BytesBefore and BytesAfter their stored bytes.
+	Before, After           int
+	BytesBefore, BytesAfter int64
+	// Merged counts the segments written; Removed the segments deleted,
+	// each covered by a merged segment checked before the deletion.
+	Merged, Removed int
+	// Skipped counts segments left as they are because they cannot be
+	// merged: format version 1, encrypted without an identity, damaged,
+	// or of another lineage than their neighbours.
+	Skipped int
+	// Elapsed is the wall time of the call.
+	Elapsed time.Duration
+}
+
+// Compact merges runs of consecutive small segments of db into segments up
+// to the size limits, oldest first, so that a restore reads a few large
+// segments instead of many small ones (BackupNext called every minute
+// writes one per call). Policy: along the chain a restore follows, a run of
+// segments of one lineage is merged while its transactions and datoms fit
+// the limits; segments made redundant by racing writers (overlaps) inside
+// a run are removed with it.
+//
+// Each merged segment is written under a new name, read back, decoded and
+// compared with its inputs (range, lineage, links, every transaction's
+// digest) before any input is deleted, so a crash at any point loses
+// nothing: at worst it leaves overlapping segments, which readers pass
+// over. A Restore, Replicate or store check running meanwhile plans again
+// when a segment vanishes; a compactor racing BackupNext or another
+// compactor deletes only what a checked segment covers. The store must
+// implement SegmentRemover.
+func Compact(ctx context.Context, db string, store BackupStore, opts *CompactOptions) (CompactResult, error) {
+	begin := time.Now()
+	if opts == nil {
+		opts = &CompactOptions{}
+	}
+	res, err := compact(ctx, db, store, opts)
+	res.Elapsed = time.Since(begin)
+	if err != nil {
+		return res, callError("compact", db, err)
+	}
+	return res, nil
+}
+
+func compact(ctx context.Context, db string, store BackupStore, opts *CompactOptions) (CompactResult, error) {
+	var res CompactResult
+	if err := ValidateDBName(db); err != nil {
+		return res, err
+	}
+	if store == nil {
+		return res, errors.New("nil store")
+	}
+	rm, ok := store.(SegmentRemover)
+	if !ok {
+		return res, fmt.Errorf("the store (%T) cannot delete segments", store)
+	}
+	log := loggerOrDiscard(opts.Logger).With("db", db)
+	scanned, err := scanStore(ctx, db, store, scanOptions{depth: scanHeaders, concurrency: max(opts.Concurrency, defaultScanConcurrency)})
+	if err != nil {
+		return res, err
+	}
+	if len(scanned) == 0 {
+		return res, fmt.Errorf("%w: %q in %s", ErrNoSegments, db, storeName(store))
+	}
+	for _, s := range scanned {
+		res.Before++
+		res.BytesBefore += s.Info.Size
+	}
+	jobs, skipped := planCompaction(scanned, opts)
+	res.Skipped = skipped
+	dec, err := NewSegmentDecoder(withDB(opts.Decode, db))
+	if err != nil {
+		return res, err
+	}
+	defer dec.Close()
+	enc, err := NewSegmentEncoder(opts.Encode)
+	if err != nil {
+		return res, err
+	}
+	defer enc.Close()
+	for _, job := range jobs {
+		merged, removed, err := runCompaction(ctx, db, store, rm, dec, enc, job)
+		if err != nil {
+			return res, err
+		}
+		if merged {
+			res.Merged++
+			log.Info("segments merged", "start_t", job.out.StartT, "end_t", job.out.EndT, "inputs", len(job.in), "removed", removed)
+		}
+		res.Removed += removed
+	}
+	after, err := store.List(ctx, db, 0)
+	if err != nil {
+		return res, fmt.Errorf("list segments: %w", err)
+	}
+	for _, s := range after {
+		res.After++
+		res.BytesAfter += s.Size
+	}
+	return res, nil
+}
+
+func withDB(o DecodeOptions, db string) DecodeOptions {
+	o.DB = db
+	return o
+}
+
+// compactJob merges the chain segments in (applied from their entry t on)
+// into one segment out, and deletes in and the redundant segments extra.
+type compactJob struct {
+	in    []chainEntry
+	extra []SegmentInfo
+	out   SegmentInfo
+}
+
+// chainEntry is a segment of a restore's chain and the t from which the
+// chain reads it.
+type chainEntry struct {
+	SegmentInfo
+	from int64
+}
+
+// planCompaction cuts the chain a restore follows into runs to merge.
+func planCompaction(scanned []scannedSegment, opts *CompactOptions) ([]compactJob, int) {
+	maxTx, maxDatoms := (&BackupOptions{MaxTxPerSegment: opts.MaxTxPerSegment}).maxTx(), (&BackupOptions{MaxDatomsPerSegment: opts.MaxDatomsPerSegment}).maxDatoms()
+	encrypted := len(opts.Decode.Identities) == 0
+	var sound []SegmentInfo
+	heads := map[SegmentInfo]SegmentHeader{}
+	skipped := 0
+	for _, s := range scanned {
+		info := SegmentInfo{StartT: s.Info.StartT, EndT: s.Info.EndT}
+		switch {
+		case !s.sound():
+			skipped++
+		case s.Header.Version < 2 || s.Header.Encrypted && encrypted:
+			skipped++
+			// A segment that cannot be merged still takes its place in
+			// the chain, and breaks the runs around it.
+			sound = append(sound, info)
+			heads[info] = SegmentHeader{}
+		default:
+			sound = append(sound, info)
+			heads[info] = s.Header
+		}
+	}
+	var jobs []compactJob
+	var run []chainEntry
+	var runTx, runDatoms int64
+	var lineage LineageFingerprint
+	flush := func() {
+		if len(run) >= 2 {
+			jobs = append(jobs, compactJob{in: run, out: SegmentInfo{StartT: run[0].StartT, EndT: run[len(run)-1].EndT}})
+		}
+		run, runTx, runDatoms = nil, 0, 0
+	}
+	chained := map[SegmentInfo]bool{}
+	for pos := int64(0); ; {
+		info, ok, _ := nextSegment(sound, pos)
+		if !ok {
+			break
+		}
+		chained[info] = true
+		h := heads[info]
+		mergeable := h.Version >= 2
+		if !mergeable || len(run) > 0 && (h.Lineage != lineage || runTx+h.TxCount > int64(maxTx) || runDatoms+h.DatomCount > int64(maxDatoms)) {
+			flush()
+		}
+		if mergeable {
+			if len(run) == 0 {
+				lineage = h.Lineage
+			}
+			run = append(run, chainEntry{SegmentInfo: info, from: pos})
+			runTx += h.TxCount
+			runDatoms += h.DatomCount
+		}
+		pos = info.EndT
+	}
+	flush()
+	// Redundant segments (overlaps left by racing writers) inside a
+	// merged range go with it.
+	for _, s := range sound {
+		if chained[s] {
+			continue
+		}
+		for i := range jobs {
+			if s.StartT >= jobs[i].out.StartT && s.EndT <= jobs[i].out.EndT {
+				jobs[i].extra = append(jobs[i].extra, s)
+				break
+			}
+		}
+	}
+	return jobs, skipped
+}
+
+// runCompaction writes and checks one merged segment, then deletes what it
+// covers. merged is false when a segment of the same range existed.
+func runCompaction(ctx context.Context, db string, store BackupStore, rm SegmentRemover, dec *SegmentDecoder, enc *SegmentEncoder, job compactJob) (merged bool, removed int, err error) {
+	inputs := make([]*Segment, 0, len(job.in))
+	for _, e := range job.in {
+		data, err := store.Load(ctx, db, e.SegmentInfo)
+		if errors.Is(err, ErrSegmentNotFound) {
+			return false, 0, nil // another compactor got here first
+		}
+		if err != nil {
+			return false, 0, err
+		}
+		seg, err := dec.Decode(data, e.SegmentInfo)
+		if err != nil {
+			return false, 0, err
+		}
+		inputs = append(inputs, seg)
+	}
+	out := mergeSegments(job, inputs)
+	data, err := enc.Encode(out)
+	if err != nil {
+		return false, 0, err
+	}
+	info := SegmentInfo{StartT: out.StartT, EndT: out.EndT, Size: int64(len(data))}
+	err = store.Save(ctx, db, info, data)
+	merged = err == nil
+	if err != nil && !errors.Is(err, ErrSegmentExists) {
+		return false, 0, err
+	}
+	// Read back what the store holds under the merged name (ours, or
+	// another compactor's) and check it before deleting anything.
+	if data, err = store.Load(ctx, db, info); err != nil {
+		return merged, 0, fmt.Errorf("read back merged segment %s: %w", info, err)
+	}
+	back, err := dec.Decode(data, info)
+	if err != nil {
+		return merged, 0, fmt.Errorf("read back merged segment %s: %w", info, err)
+	}
+	if err := sameTransactions(back, out); err != nil {
+		return merged, 0, fmt.Errorf("merged segment %s does not hold its inputs (nothing deleted): %w", info, err)
+	}
+	for _, e := range job.in {
+		if e.SegmentInfo.StartT == info.StartT && e.SegmentInfo.EndT == info.EndT {
+			continue
+		}
+		if err := rm.Delete(ctx, db, e.SegmentInfo); err != nil {
+			return merged, removed, err
+		}
+		removed++
+	}
+	for _, s := range job.extra {
+		if err := rm.Delete(ctx, db, s); err != nil {
+			return merged, removed, err
+		}
+		removed++
+	}
+	return merged, removed, nil
+}
+
+// mergeSegments builds the segment that holds the job's inputs, each from
+// the t the chain reads it from.
+func mergeSegments(job compactJob, inputs []*Segment) *Segment {
+	first, last := inputs[0], inputs[len(inputs)-1]
+	out := &Segment{
+		Version: SegmentFormatVersion, DB: first.DB, StartT: job.out.StartT, EndT: job.out.EndT,
+		Attrs: map[int64]datomic.Attribute{}, Idents: map[int64]datomic.Keyword{},
+		Renames: last.Renames, Lineage: first.Lineage, Prev: first.Prev,
+	}
+	for i, seg := range inputs {
+		maps.Copy(out.Attrs, seg.Attrs)
+		maps.Copy(out.Idents, seg.Idents)
+		for _, tx := range seg.Txs {
+			if tx.T >= job.in[i].from {
+				out.Txs = append(out.Txs, tx)
+			}
+		}
+	}
+	return out
+}
+
+// sameTransactions checks that got holds exactly want's range, lineage,
+// links and transactions (by digest).
+func sameTransactions(got, want *Segment) error {
+	switch {
+	case got.StartT != want.StartT || got.EndT != want.EndT:
+		return fmt.Errorf("range %s, want %s", got.Info(), want.Info())
+	case got.Lineage.Fingerprint() != want.Lineage.Fingerprint():
+		return fmt.Errorf("lineage %s, want %s", got.Lineage.Fingerprint(), want.Lineage.Fingerprint())
+	case got.Prev != want.Prev:
+		return fmt.Errorf("continues from %s, want %s", got.Prev, want.Prev)
+	case len(got.Txs) != len(want.Txs):
+		return fmt.Errorf("%d transactions, want %d", len(got.Txs), len(want.Txs))
+	}
+	g, w := NewTxDigester(got.Lineage), NewTxDigester(want.Lineage)
+	for i := range got.Txs {
+		a, err := g.Link(got.Txs[i])
+		if err != nil {
+			return err
+		}
+		b, err := w.Link(want.Txs[i])
+		if err != nil {
+			return err
+		}
+		if a != b {
+			return fmt.Errorf("transaction %d is %s, want %s", i, a, b)
+		}
+	}
+	return nil
+}

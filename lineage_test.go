@@ -1,0 +1,260 @@
+package dcbackup_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/mem"
+	"github.com/dcbackup/dcbackup/internal/histgen"
+)
+
+// historyConn returns a mem database with database id id and a random
+// history of n transactions from seed, on a deterministic clock: two
+// calls with the same arguments make the same database, t for t.
+func historyConn(t testing.TB, id string, seed uint64, n int) (*mem.Conn, *histgen.Generator) {
+	t.Helper()
+	conn := mem.New(mem.Options{Clock: newStepClock().Now, DatabaseID: id})
+	g, err := histgen.New(context.Background(), conn, histgen.Config{Seed: seed})
+	require.NoError(t, err)
+	_, err = g.Run(context.Background(), n)
+	require.NoError(t, err)
+	return conn, g
+}
+
+// storeBytes returns every segment of "db" in store, by range.
+func storeBytes(t testing.TB, store dcbackup.BackupStore) map[dcbackup.SegmentInfo]string {
+	t.Helper()
+	ctx := context.Background()
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	out := map[dcbackup.SegmentInfo]string{}
+	for _, s := range segs {
+		data, err := store.Load(ctx, "db", s)
+		require.NoError(t, err)
+		s.Size = 0
+		out[s] = string(data)
+	}
+	return out
+}
+
+// requireSourceRefused requires every backup call with source against a
+// copy of store to fail with ErrSourceMismatch and to leave the copy as it
+// was.
+func requireSourceRefused(t *testing.T, store dcbackup.BackupStore, source datomic.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	calls := map[string]func(dcbackup.BackupStore) (dcbackup.BackupResult, error){
+		"BackupNext": func(s dcbackup.BackupStore) (dcbackup.BackupResult, error) {
+			return dcbackup.BackupNext(ctx, "db", source, s, nil)
+		},
+		"Backup": func(s dcbackup.BackupStore) (dcbackup.BackupResult, error) {
+			return dcbackup.Backup(ctx, "db", source, s, nil)
+		},
+		"Repair": func(s dcbackup.BackupStore) (dcbackup.BackupResult, error) {
+			return dcbackup.Repair(ctx, "db", source, s, nil)
+		},
+	}
+	for name, call := range calls {
+		cp := copySegments(t, store, "db", nil)
+		before := storeBytes(t, cp)
+		res, err := call(cp)
+		require.ErrorIs(t, err, dcbackup.ErrSourceMismatch, "%s", name)
+		var sm *dcbackup.SourceMismatchError
+		require.ErrorAs(t, err, &sm, "%s", name)
+		assert.Zero(t, res.Segments, "%s wrote nothing", name)
+		assert.Equal(t, before, storeBytes(t, cp), "%s left the store as it was", name)
+	}
+}
+
+func TestBackupRefusesAnotherDatabaseUnderTheSameName(t *testing.T) {
+	ctx := context.Background()
+	a, _ := historyConn(t, "", 1, 30)
+	b, _ := historyConn(t, "", 2, 40)
+	store := dcbackup.NewMemStore()
+	_, err := dcbackup.Backup(ctx, "db", a, store, nil)
+	require.NoError(t, err)
+	requireSourceRefused(t, store, b)
+	_, err = dcbackup.BackupNext(ctx, "db", b, store, nil)
+	assert.ErrorContains(t, err, "another database")
+}
+
+// An impostor with the same schema, the same t numbering and the same
+// first transaction (so the same lineage when the database id agrees) is
+// refused at every store position after the histories part.
+func TestBackupRefusesImpostorAtEveryPosition(t *testing.T) {
+	for _, sameID := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sameID=%v", sameID), func(t *testing.T) {
+			ctx := context.Background()
+			idB := "impostor"
+			if sameID {
+				idB = "one-id"
+			}
+			a, _ := historyConn(t, "one-id", 10, 25)
+			b, _ := historyConn(t, idB, 11, 40)
+			// The histories agree on the generator's schema transactions
+			// (same instants, same t); find where they part.
+			parted := int64(-1)
+			var aTxs []datomic.Tx
+			for tx, err := range a.TxRange(ctx, 0, 0) {
+				require.NoError(t, err)
+				aTxs = append(aTxs, tx)
+			}
+			i := 0
+			for tx, err := range b.TxRange(ctx, 0, 0) {
+				require.NoError(t, err)
+				if parted < 0 && (i >= len(aTxs) || fmt.Sprint(tx) != fmt.Sprint(aTxs[i])) {
+					parted = tx.T
+				}
+				i++
+			}
+			require.Positive(t, parted)
+			store := dcbackup.NewMemStore()
+			positions := 0
+			for range 1000 {
+				res, err := dcbackup.BackupNext(ctx, "db", a, store, &dcbackup.BackupOptions{MaxTxPerSegment: 2})
+				require.NoError(t, err)
+				if !sameID || res.EndT > parted {
+					requireSourceRefused(t, store, b)
+					positions++
+				}
+				if !res.More {
+					break
+				}
+			}
+			assert.Greater(t, positions, 5)
+		})
+	}
+}
+
+// A database restored from an older backup and written to (the same id,
+// the same first transaction) diverges from the store after the older
+// backup's end.
+func TestBackupRefusesDivergedSource(t *testing.T) {
+	ctx := context.Background()
+	a, ga := historyConn(t, "orders", 20, 30)
+	b, gb := historyConn(t, "orders", 20, 30)
+	_, err := ga.Run(ctx, 20)
+	require.NoError(t, err)
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, a, store, &dcbackup.BackupOptions{MaxTxPerSegment: 7})
+	// b is a up to t 34, then other writes.
+	_, err = b.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "written after the restore"}})
+	require.NoError(t, err)
+	_, err = gb.Run(ctx, 30)
+	require.NoError(t, err)
+	requireSourceRefused(t, store, b)
+
+	// A source whose basis is below the store's end.
+	c, _ := historyConn(t, "orders", 20, 10)
+	requireSourceRefused(t, store, c)
+	_, err = dcbackup.BackupNext(ctx, "db", c, store, nil)
+	assert.ErrorContains(t, err, "basis")
+}
+
+func TestBackupSegmentNeverClaimsBeyondTheBasis(t *testing.T) {
+	ctx := context.Background()
+	src := mem.New(mem.Options{})
+	for i := range 2 {
+		_, err := src.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: fmt.Sprint("tx ", i)}})
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 2, basisT(t, src))
+	store := dcbackup.NewMemStore()
+	res, err := dcbackup.BackupSegment(ctx, "db", src, store, 0, 10, nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, res.EndT, "cut at the basis")
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
+	assert.EqualValues(t, 3, segs[0].EndT)
+
+	_, err = dcbackup.BackupSegment(ctx, "db", src, store, 5, 10, nil)
+	require.ErrorContains(t, err, "after the source's basis")
+
+	_, err = src.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "tx 3"}})
+	require.NoError(t, err)
+	res, err = dcbackup.Backup(ctx, "db", src, store, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Transactions, "t 3 is backed up")
+	requireRestoresIdentically(t, store, src)
+}
+
+// Two databases numbered t = 1, 2, 3, … as Datomic Cloud numbers them: a
+// target restored from one refuses the other's store, whichever is longer,
+// even when there is nothing to apply.
+func TestRestoreRefusesStoreOfAnotherDatabase(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []struct{ a, b int }{{6, 12}, {12, 6}, {8, 8}} {
+		t.Run(fmt.Sprintf("%d-%d", n.a, n.b), func(t *testing.T) {
+			a, _ := historyConn(t, "", 30, n.a)
+			b, _ := historyConn(t, "", 31, n.b)
+			storeA, storeB := dcbackup.NewMemStore(), dcbackup.NewMemStore()
+			_, err := dcbackup.Backup(ctx, "db", a, storeA, &dcbackup.BackupOptions{MaxTxPerSegment: 3})
+			require.NoError(t, err)
+			_, err = dcbackup.Backup(ctx, "db", b, storeB, &dcbackup.BackupOptions{MaxTxPerSegment: 3})
+			require.NoError(t, err)
+			target := newTarget()
+			_, err = dcbackup.Restore(ctx, "db", storeA, target, nil)
+			require.NoError(t, err)
+			err = requireRestoreRefused(t, storeB, target, dcbackup.ErrWrongDatabase)
+			assert.ErrorContains(t, err, "restored from another backup")
+			before := basisT(t, target)
+			_, err = dcbackup.RestoreSegment(ctx, "db", storeB, target, nil)
+			require.ErrorIs(t, err, dcbackup.ErrWrongDatabase)
+			require.Equal(t, before, basisT(t, target))
+			// Its own store still continues.
+			_, err = dcbackup.Restore(ctx, "db", storeA, target, nil)
+			require.NoError(t, err)
+			requireVerified(t, a, target)
+		})
+	}
+}
+
+func TestRestoreOfUnknownNameIsAnError(t *testing.T) {
+	ctx := context.Background()
+	store, _ := backedUp(t, 40, 10, 3)
+	target := newTarget()
+	for name, call := range map[string]func() error{
+		"Restore": func() error {
+			_, err := dcbackup.Restore(ctx, "typo", store, target, nil)
+			return err
+		},
+		"RestoreSegment": func() error {
+			_, err := dcbackup.RestoreSegment(ctx, "typo", store, target, nil)
+			return err
+		},
+		"Replicate": func() error {
+			return dcbackup.Replicate(ctx, "typo", store, target, nil)
+		},
+	} {
+		err := call()
+		require.ErrorIs(t, err, dcbackup.ErrNoSegments, name)
+		assert.ErrorContains(t, err, `"typo"`, name)
+	}
+	assert.EqualValues(t, 0, basisT(t, target))
+}
+
+func TestReplicateWaitsForFirstBackupWhenAsked(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := dcbackup.NewMemStore()
+	polls := 0
+	err := dcbackup.Replicate(ctx, "db", store, newTarget(), &dcbackup.ReplicateOptions{
+		PollInterval:       1,
+		WaitForFirstBackup: true,
+		OnLag: func(l dcbackup.Lag) {
+			require.ErrorIs(t, l.Err, dcbackup.ErrNoSegments)
+			if polls++; polls == 3 {
+				cancel()
+			}
+		},
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 3, polls)
+}
