@@ -374,11 +374,8 @@ func (r *backupRun) save(ctx context.Context, seg *Segment, res *BackupResult) (
 		return TxLink{}, fmt.Errorf("encode segment %s: %w", seg.Info(), err)
 	}
 	data, err := enc.Encode(seg)
+	last := enc.LastHeader().Last
 	r.release(enc)
-	if err != nil {
-		return TxLink{}, err
-	}
-	last, err := segmentLast(seg)
 	if err != nil {
 		return TxLink{}, err
 	}
@@ -397,18 +394,6 @@ func (r *backupRun) save(ctx context.Context, seg *Segment, res *BackupResult) (
 		"txs", len(seg.Txs), "datoms", seg.DatomCount(), "bytes", len(data))
 	r.prog.add(1, len(seg.Txs), seg.DatomCount(), int64(len(data)), seg.EndT)
 	return last, nil
-}
-
-// segmentLast returns the link a segment ends with: its last
-// transaction's, or Prev when it has none.
-func segmentLast(seg *Segment) (TxLink, error) {
-	if len(seg.Txs) == 0 {
-		if seg.Prev == (TxLink{}) {
-			return NoTx, nil
-		}
-		return seg.Prev, nil
-	}
-	return NewTxDigester(seg.Lineage).Link(seg.Txs[len(seg.Txs)-1])
 }
 
 // LastSegmentInfo returns the newest segment of db in store: where the next

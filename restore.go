@@ -122,6 +122,12 @@ type restorer struct {
 	chain chainState
 	// limits are the target's (datomic.Limited; zero: Datomic Pro).
 	limits datomic.Limits
+	// finalIdents are the idents that attributes renamed in the source
+	// have at the end of the store, as its newest segment (finalFrom)
+	// tells them: Filter, Rewrite and ElideAttributes know attributes by
+	// them, whichever segment a datom comes from.
+	finalIdents map[int64]datomic.Keyword
+	finalFrom   SegmentInfo
 	// bare are source ids that refs inside tuples of the transaction being
 	// built name, and that the target has no entity for yet; lookups
 	// those it has, but whose target ids the restore does not know.
@@ -166,6 +172,9 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 		if r.limits.NoPartitions && (prior == nil || !prior.limits.NoPartitions) {
 			r.log.Info("the target places new entities itself (it has no partitions): source partitions are not kept", "product", r.limits.Product)
 		}
+	}
+	if prior != nil {
+		r.finalIdents, r.finalFrom = prior.finalIdents, prior.finalFrom
 	}
 	switch {
 	case prior != nil && prior.remap != nil && prior.st.origAttr == st.origAttr && prior.st.lastT == st.lastT:
@@ -243,6 +252,9 @@ func (r *restorer) runChain(ctx context.Context) error {
 	if err := r.checkTarget(ctx, segs); err != nil {
 		return err
 	}
+	if err := r.loadFinalIdents(ctx, segs); err != nil {
+		return err
+	}
 	for replans := 0; ; replans++ {
 		chain, gapErr := planChain(r.db, segs, r.pos)
 		if err := r.preflight(ctx, chain); err != nil {
@@ -263,6 +275,38 @@ func (r *restorer) runChain(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// loadFinalIdents reads, when the options name attributes (Filter,
+// Rewrite, ElideAttributes), the renames the store's newest segment
+// records: every attribute's ident at the end of the store.
+func (r *restorer) loadFinalIdents(ctx context.Context, segs []SegmentInfo) error {
+	if r.opts.Filter == nil && len(r.opts.Rewrite) == 0 && len(r.opts.ElideAttributes) == 0 {
+		return nil
+	}
+	newest := segs[0]
+	for _, s := range segs[1:] {
+		if s.EndT > newest.EndT || s.EndT == newest.EndT && s.StartT < newest.StartT {
+			newest = s
+		}
+	}
+	if newest == r.finalFrom && r.finalIdents != nil {
+		return nil
+	}
+	dec, err := NewSegmentDecoder(r.opts.Decode)
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	seg, err := r.loadWith(ctx, dec, newest)
+	if err != nil {
+		return fmt.Errorf("read the store's newest segment for the idents of renamed attributes: %w", err)
+	}
+	r.finalIdents, r.finalFrom = seg.Renames, newest
+	if r.finalIdents == nil {
+		r.finalIdents = map[int64]datomic.Keyword{}
+	}
+	return nil
 }
 
 // planChain returns the segments a restore applies from pos on, in order;

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/dcbackup/dcbackup/datomic"
 )
@@ -128,19 +127,19 @@ func (r *restorer) checkCarry(seg *Segment, from int64) error {
 			if v, ok := d.V.(int64); ok && oa.ref && skip[v] {
 				continue
 			}
-			if r.opts.Filter != nil && !(oa.instant && d.E == tx.ID()) && !r.opts.Filter(*d, oa.attr) {
+			if r.opts.Filter != nil && !(oa.instant && d.E == tx.ID()) && !r.opts.Filter(*d, oa.named) {
 				continue
 			}
 			v := d.V
 			if oa.rewrite != nil {
 				nv, err := oa.rewrite(v)
 				if err != nil {
-					return fmt.Errorf("rewrite %s of %s: %w", oa.attr.Ident, *d, err)
+					return fmt.Errorf("rewrite %s of %s: %w", oa.named.Ident, *d, err)
 				}
 				v = nv
 			}
 			if why, hint := r.refuses(seg, oa.attr, v); why != "" {
-				return &CannotRestoreError{DB: r.db, T: tx.T, Attr: oa.attr.Ident, Why: why, Hint: hint}
+				return &CannotRestoreError{DB: r.db, T: tx.T, Attr: oa.named.Ident, Why: why, Hint: hint}
 			}
 		}
 	}
@@ -180,7 +179,7 @@ func (r *restorer) refuses(seg *Segment, a datomic.Attribute, v any) (why, hint 
 			return fmt.Sprintf("%s has no :db.type/bytes values", product), elideOrRewriteHint
 		}
 	case string:
-		if n := javaLen(x); l.MaxStringLen > 0 && n > l.MaxStringLen {
+		if n := utf16Len(x); l.MaxStringLen > 0 && n > l.MaxStringLen {
 			return fmt.Sprintf("a string of %d characters, and %s takes at most %d", n, product, l.MaxStringLen), elideOrRewriteHint
 		}
 	case datomic.Tuple:
@@ -191,7 +190,7 @@ func (r *restorer) refuses(seg *Segment, a datomic.Attribute, v any) (why, hint 
 					return fmt.Sprintf("%s has no :db.type/bytes values", product), elideOrRewriteHint
 				}
 			case string:
-				if n := javaLen(e); l.MaxTupleStringLen > 0 && n > l.MaxTupleStringLen {
+				if n := utf16Len(e); l.MaxTupleStringLen > 0 && n > l.MaxTupleStringLen {
 					return fmt.Sprintf("a string of %d characters in a tuple, and %s takes at most %d there", n, product, l.MaxTupleStringLen), elideOrRewriteHint
 				}
 			}
@@ -202,22 +201,6 @@ func (r *restorer) refuses(seg *Segment, a datomic.Attribute, v any) (why, hint 
 
 func isExcision(kw datomic.Keyword) bool {
 	return kw == exciseAttr || kw.Namespace() == "db.excise"
-}
-
-// javaLen is the length of s as Datomic, a Java program, counts it: UTF-16
-// code units (a character outside the Basic Multilingual Plane counts
-// twice, an invalid byte once).
-func javaLen(s string) int {
-	n := 0
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		s = s[size:]
-		n++
-		if r >= 0x10000 {
-			n++
-		}
-	}
-	return n
 }
 
 // preflightCarry checks, before anything is applied, every segment of the

@@ -14,7 +14,10 @@ import (
 // opAttr is what buildOps needs to know about one attribute of a segment,
 // worked out once per segment instead of once per datom.
 type opAttr struct {
-	attr datomic.Attribute
+	// attr is the attribute as the segment describes it; named the same
+	// with the ident the options know it by: the one it has at the end of
+	// the store (see restorer.finalIdents).
+	attr, named datomic.Attribute
 	// drop: composite tuple or bookkeeping attribute, never restored;
 	// elide: left out by the restore's options or for the target.
 	drop, elide bool
@@ -38,8 +41,10 @@ type segOps struct {
 	// skip holds the segment's attributes left out entirely: the
 	// bookkeeping ones and those the options elide (nil: none).
 	skip map[int64]bool
-	// elided reports whether an attribute of that ident is left out.
+	// elided reports whether an attribute of that ident is left out;
+	// final are the idents of renamed attributes at the end of the store.
 	elided func(datomic.Keyword) bool
+	final  map[int64]datomic.Keyword
 	// identAttrs are the ids of :db/ident among the segment's attributes.
 	identAttrs []int64
 }
@@ -63,22 +68,28 @@ func (r *restorer) opsFor(seg *Segment) *segOps {
 	if r.ops != nil && r.ops.seg == seg {
 		return r.ops
 	}
-	so := &segOps{seg: seg, attrs: make(map[int64]*opAttr, len(seg.Attrs)), elided: r.elided}
+	so := &segOps{seg: seg, attrs: make(map[int64]*opAttr, len(seg.Attrs)), elided: r.elided, final: r.finalIdents}
 	for id, a := range seg.Attrs {
+		named := a
+		if kw, ok := r.finalIdents[id]; ok {
+			named.Ident = kw
+		}
+		elided := r.elided(named.Ident)
 		oa := &opAttr{
 			attr:      a,
-			drop:      a.IsComposite() || r.elided(a.Ident),
-			composite: a.IsComposite() && !r.elided(a.Ident),
+			named:     named,
+			drop:      a.IsComposite() || elided,
+			composite: a.IsComposite() && !elided,
 			beforeT:   a.Ident == exciseBeforeTAttr,
 			ref:       a.IsRef(),
 			refTuple:  a.ValueType == datomic.TypeTuple && a.HasRefsInTuple(),
-			instant:   a.Ident == "db/txInstant",
-			rewrite:   r.opts.Rewrite[a.Ident],
+			instant:   a.Ident == txInstantAttr,
+			rewrite:   r.opts.Rewrite[named.Ident],
 			elide: runsOnTarget(a) && r.opts.Functions == FunctionsElide ||
 				a.Ident == installPartAttr && r.limits.NoPartitions,
 		}
 		so.attrs[id] = oa
-		if r.elided(a.Ident) {
+		if elided {
 			if so.skip == nil {
 				so.skip = map[int64]bool{}
 			}
@@ -107,7 +118,11 @@ func (so *segOps) txSkip(tx datomic.Tx) map[int64]bool {
 		if !so.isIdentAttr(d.A) {
 			continue
 		}
-		if kw, ok := d.V.(datomic.Keyword); ok && so.elided(kw) {
+		kw, ok := d.V.(datomic.Keyword)
+		if f, renamed := so.final[d.E]; renamed {
+			kw = f
+		}
+		if ok && so.elided(kw) {
 			if !copied {
 				m := make(map[int64]bool, len(skip)+1)
 				for k, v := range skip {
@@ -179,14 +194,14 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 				}
 			}
 		}
-		if r.opts.Filter != nil && !(oa.instant && d.E == txID) && !r.opts.Filter(*d, oa.attr) {
+		if r.opts.Filter != nil && !(oa.instant && d.E == txID) && !r.opts.Filter(*d, oa.named) {
 			continue
 		}
 		v := d.V
 		if oa.rewrite != nil {
 			nv, err := oa.rewrite(v)
 			if err != nil {
-				return nil, fmt.Errorf("rewrite %s of %s: %w", oa.attr.Ident, *d, err)
+				return nil, fmt.Errorf("rewrite %s of %s: %w", oa.named.Ident, *d, err)
 			}
 			v = nv
 		}

@@ -313,3 +313,67 @@ func TestRestoreRefTupleToElidedEntity(t *testing.T) {
 		}
 	}
 }
+
+// Filter, Rewrite and ElideAttributes know an attribute by the ident it
+// has at the end of the store, however the backup was segmented: an
+// attribute renamed between two backups is filtered the same from an
+// incrementally written store as from a one-shot one, and an ident given
+// later to another attribute of another type names only that one.
+func TestRestoreOptionsKnowAttributesByTheirLastIdent(t *testing.T) {
+	ctx := testCtx(t)
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	tx := func(ops ...datomic.Op) {
+		t.Helper()
+		_, err := src.Transact(ctx, ops)
+		require.NoError(t, err)
+	}
+	incremental := dcbackup.NewMemStore()
+	backup := func() {
+		t.Helper()
+		backupNextAll(t, src, incremental, nil)
+	}
+	tx(datomic.EntityMap{"db/ident": kw("user/password"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")},
+		datomic.EntityMap{"db/ident": kw("user/email"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+	tx(datomic.EntityMap{"user/password": "hunter2", "user/email": "a@example.com"})
+	backup()
+	// Renamed: the password is user/secret from now on, and the old
+	// e-mail attribute gives its ident to a long attribute.
+	tx(datomic.Add{E: kw("user/password"), A: kw("db/ident"), V: kw("user/secret")},
+		datomic.Add{E: kw("user/email"), A: kw("db/ident"), V: kw("user/email-old")})
+	tx(datomic.EntityMap{"db/ident": kw("user/email"), "db/valueType": kw("db.type/long"), "db/cardinality": kw("db.cardinality/one")})
+	tx(datomic.EntityMap{"user/secret": "correct horse", "user/email": int64(7)})
+	backup()
+	oneShot := dcbackup.NewMemStore()
+	_, err := dcbackup.Backup(ctx, "db", src, oneShot, nil)
+	require.NoError(t, err)
+
+	noSecret := func(_ datomic.Datom, a datomic.Attribute) bool { return a.Ident != "user/secret" }
+	rewrite := map[datomic.Keyword]func(any) (any, error){
+		"user/email": func(v any) (any, error) { return v.(int64) + 1, nil }, // the long one only
+	}
+	for name, store := range map[string]dcbackup.BackupStore{"incremental": incremental, "one-shot": oneShot} {
+		t.Run(name, func(t *testing.T) {
+			target := newTarget()
+			_, err := dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{Filter: noSecret, Rewrite: rewrite})
+			require.NoError(t, err)
+			assert.Empty(t, values(t, target, "user/secret"), "the password is filtered, under both names")
+			assert.Equal(t, []any{"a@example.com"}, values(t, target, "user/email-old"))
+			assert.Equal(t, []any{int64(8)}, values(t, target, "user/email"))
+			rep, err := dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{Filter: noSecret, Rewrite: rewrite})
+			require.NoError(t, err)
+			assert.True(t, rep.OK(), "%v", rep.Differences)
+
+			elided := newTarget()
+			_, err = dcbackup.Restore(ctx, "db", store, elided, &dcbackup.RestoreOptions{ElideAttributes: []datomic.Keyword{"user/secret"}})
+			require.NoError(t, err)
+			db, err := elided.DB(ctx)
+			require.NoError(t, err)
+			for _, ident := range []datomic.Keyword{"user/secret", "user/password"} {
+				_, ok, err := db.Entid(ctx, ident)
+				require.NoError(t, err)
+				assert.False(t, ok, "%s is not installed", ident)
+			}
+		})
+	}
+}

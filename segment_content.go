@@ -84,10 +84,13 @@ type attrInfo struct {
 	// then the attribute, to tell which.
 	tupleRefs bool
 	attr      datomic.Attribute
+	// valueType: :db/valueType, whose values may install an attribute of
+	// a type some databases lack (see typeFeatures).
+	valueType bool
 }
 
 func newAttrInfo(a datomic.Attribute) attrInfo {
-	ai := attrInfo{id: a.ID, vt: a.ValueType, feat: attrFeatures(a)}
+	ai := attrInfo{id: a.ID, vt: a.ValueType, feat: attrFeatures(a), valueType: a.Ident == "db/valueType"}
 	if a.ValueType == datomic.TypeTuple && a.HasRefsInTuple() {
 		ai.tupleRefs, ai.attr = true, a
 	}
@@ -97,7 +100,7 @@ func newAttrInfo(a datomic.Attribute) attrInfo {
 // attrFeatures returns the features of every datom of attribute a.
 func attrFeatures(a datomic.Attribute) Features {
 	var f Features
-	if a.Fulltext {
+	if a.Fulltext || a.Ident == "db/fulltext" {
 		f |= FeatureFulltext
 	}
 	switch {
@@ -109,4 +112,27 @@ func attrFeatures(a datomic.Attribute) Features {
 		f |= FeatureEntitySpecs
 	}
 	return f
+}
+
+// typeFeatures maps the segment's bootstrap value types that some
+// databases lack to the feature that installing an attribute of that type
+// has: :db.type/bytes to FeatureBytes, :db.type/fn to FeatureFunctions.
+func typeFeatures(idents map[int64]datomic.Keyword) map[int64]Features {
+	var m map[int64]Features
+	for id, kw := range idents {
+		var f Features
+		switch kw {
+		case "db.type/bytes":
+			f = FeatureBytes
+		case "db.type/fn":
+			f = FeatureFunctions
+		default:
+			continue
+		}
+		if m == nil {
+			m = map[int64]Features{}
+		}
+		m[id] = f
+	}
+	return m
 }

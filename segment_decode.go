@@ -386,6 +386,7 @@ func decodeTxs(c *segmentColumns, seg *Segment, datomCount uint64, attrs []attrI
 	prevT := seg.StartT
 	var lastE, baseE int64
 	var feat Features
+	typeFeat := typeFeatures(seg.Idents)
 	nattrs := uint64(len(attrs))
 	for ti := range seg.Txs {
 		dt := txr.uvarint()
@@ -429,6 +430,9 @@ func decodeTxs(c *segmentColumns, seg *Segment, datomCount uint64, attrs []attrI
 			feat |= a.feat
 			if a.tupleRefs {
 				feat |= tupleRefFeatures(&a.attr, v)
+			}
+			if id, ok := v.(int64); ok && a.valueType {
+				feat |= typeFeat[id]
 			}
 		}
 		if opr.bad || er.bad || vr.bad() {

@@ -271,6 +271,7 @@ func (e *SegmentEncoder) encodeTxs(seg *Segment) (int, error) {
 	prevT := seg.StartT
 	var lastE, baseE int64
 	var feat Features
+	typeFeat := typeFeatures(seg.Idents)
 	datoms := 0
 	for ti := range seg.Txs {
 		tx := &seg.Txs[ti]
@@ -318,6 +319,9 @@ func (e *SegmentEncoder) encodeTxs(seg *Segment) (int, error) {
 			feat |= a.feat
 			if a.tupleRefs {
 				feat |= tupleRefFeatures(&a.attr, d.V)
+			}
+			if id, ok := d.V.(int64); ok && a.valueType {
+				feat |= typeFeat[id]
 			}
 		}
 		datoms += len(tx.Datoms)
