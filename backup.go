@@ -75,8 +75,10 @@ type BackupResult struct {
 	// range or database, or not a file) that this call moved aside and
 	// whose range it backed up again.
 	Healed int
-	// Excised reports that the source excised data that segments already
-	// in the store hold (Datomic Pro's :db/excise); see PurgeExcised.
+	// Excised reports that the source excised data (Datomic Pro's
+	// :db/excise) that segments in the store may still hold: a segment
+	// written holds an excision, or the store's last transaction differs
+	// from the source's because of one. PurgeExcised removes it.
 	Excised bool
 	// EndT is the exclusive end of the source t range covered without a
 	// gap from t 0, as far as this call checked: all of the store for
@@ -374,7 +376,8 @@ func (r *backupRun) save(ctx context.Context, seg *Segment, res *BackupResult) (
 		return TxLink{}, fmt.Errorf("encode segment %s: %w", seg.Info(), err)
 	}
 	data, err := enc.Encode(seg)
-	last := enc.LastHeader().Last
+	head := enc.LastHeader()
+	last := head.Last
 	r.release(enc)
 	if err != nil {
 		return TxLink{}, err
@@ -386,6 +389,11 @@ func (r *backupRun) save(ctx context.Context, seg *Segment, res *BackupResult) (
 		return TxLink{}, fmt.Errorf("save segment %s: %w", info, err)
 	}
 	res.addSegment(seg, len(data), existed)
+	if head.Features&FeatureExcision != 0 {
+		res.Excised = true
+		r.log.Warn("the source excised data: segments written before the excision may hold it; PurgeExcised removes it from the store",
+			"start_t", info.StartT, "end_t", info.EndT)
+	}
 	if existed {
 		r.log.Debug("segment already stored by another writer", "start_t", info.StartT, "end_t", info.EndT)
 		return last, nil

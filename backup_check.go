@@ -135,7 +135,13 @@ func (r *backupRun) linkBefore(ctx context.Context, t int64) (TxLink, error) {
 			return r.continues(ctx, s, &res)
 		}
 	}
-	// Read the source backwards, a segment's range at a time.
+	return r.sourceLinkBefore(ctx, t, segs)
+}
+
+// sourceLinkBefore returns the link of the source's last transaction
+// before t, read from the source's log backwards, one listed segment's
+// range at a time.
+func (r *backupRun) sourceLinkBefore(ctx context.Context, t int64, segs []SegmentInfo) (TxLink, error) {
 	starts := []int64{0}
 	for _, info := range segs {
 		if info.StartT < t {

@@ -258,3 +258,48 @@ func TestReplicateWaitsForFirstBackupWhenAsked(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 3, polls)
 }
+
+// A segment of another database placed in a store under a plausible range
+// (the same t numbering) is refused before anything is applied: the
+// restore reads the chain's headers first.
+func TestRestoreRefusesSegmentOfAnotherLineage(t *testing.T) {
+	ctx := testCtx(t)
+	a, _ := historyConn(t, "", 170, 30)
+	b, _ := historyConn(t, "", 171, 30)
+	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 5}
+	storeA, storeB := dcbackup.NewMemStore(), dcbackup.NewMemStore()
+	backupNextAll(t, a, storeA, opts)
+	backupNextAll(t, b, storeB, opts)
+	segsA, err := storeA.List(ctx, "db", 0)
+	require.NoError(t, err)
+	segsB, err := storeB.List(ctx, "db", 0)
+	require.NoError(t, err)
+	// Find a range both stores have, past the first segment.
+	var swap dcbackup.SegmentInfo
+	for _, s := range segsA[2:] {
+		for _, o := range segsB {
+			if s.StartT == o.StartT && s.EndT == o.EndT {
+				swap = s
+			}
+		}
+	}
+	require.NotZero(t, swap.EndT, "a range in both stores")
+	foreign, err := storeB.Load(ctx, "db", swap)
+	require.NoError(t, err)
+	mixed := copySegments(t, storeA, "db", func(_ int, s dcbackup.SegmentInfo, data []byte) []byte {
+		if s.StartT == swap.StartT && s.EndT == swap.EndT {
+			return foreign
+		}
+		return data
+	})
+	target := newTarget()
+	err = requireRestoreRefused(t, mixed, target, dcbackup.ErrChainBroken)
+	assert.ErrorContains(t, err, swap.String())
+	assert.ErrorContains(t, err, "another database")
+	assert.EqualValues(t, 0, basisT(t, target), "nothing applied, not even the segments before it")
+
+	rep, err := dcbackup.Check(ctx, "db", mixed, nil)
+	require.NoError(t, err)
+	require.False(t, rep.OK())
+	assert.Equal(t, dcbackup.ProblemLineage, rep.Problems[0].Kind)
+}

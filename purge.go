@@ -1,0 +1,244 @@
+package dcbackup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// PurgeResult says what PurgeExcised did.
+type PurgeResult struct {
+	// Checked counts the segments compared with the source; Stale those
+	// that held datoms the source no longer has.
+	Checked, Stale int
+	// Written counts the segments written in their place, Removed the
+	// segments deleted (each covered by a written one, checked first).
+	Written, Removed int
+	// Elapsed is the wall time of the call.
+	Elapsed time.Duration
+}
+
+// PurgeExcised brings db's store in line with a source that excised data
+// (Datomic Pro's :db/excise) after it was backed up: segments written
+// before the excision still hold the excised datoms, and a restore from
+// them would bring those back until it replays the excision. It compares
+// every segment older than the source's newest excision with the source's
+// log, transaction by transaction (by digest), and writes the source's
+// transactions in place of every segment that differs, together with the
+// segment after it (whose link to its predecessor changes), under new
+// names, each read back and checked before the segments it replaces are
+// deleted. It needs the identities of an encrypted store (opts.Decode) and
+// a store that can delete (SegmentRemover).
+//
+// An interrupted purge loses nothing, but until it is run again a restore
+// of the store stops at the first segment it has not rewritten yet, with
+// ErrChainBroken (that segment still continues the history before the
+// excision).
+func PurgeExcised(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (PurgeResult, error) {
+	var res PurgeResult
+	_, err := backupCall(ctx, "purge", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
+		return BackupResult{}, r.purge(ctx, &res)
+	})
+	return res, err
+}
+
+func (r *backupRun) purge(ctx context.Context, res *PurgeResult) error {
+	begin := time.Now()
+	defer func() { res.Elapsed = time.Since(begin) }()
+	rm, ok := r.store.(SegmentRemover)
+	if !ok {
+		return fmt.Errorf("the store (%T) cannot delete segments", r.store)
+	}
+	exT, err := excisedSince(ctx, r.conn, -1)
+	if err != nil || exT < 0 {
+		return err
+	}
+	var st BackupResult
+	state, err := r.checkStore(ctx, scanHeaders, &st)
+	if err != nil {
+		return err
+	}
+	var sound []SegmentInfo
+	txs := map[SegmentInfo]int64{}
+	for _, s := range state.sound {
+		info := SegmentInfo{StartT: s.Info.StartT, EndT: s.Info.EndT}
+		sound = append(sound, info)
+		txs[info] = s.Txs
+	}
+	var chain []SegmentInfo
+	var hasTx []bool
+	for pos := int64(0); ; {
+		info, ok, _ := nextSegment(sound, pos)
+		if !ok {
+			break
+		}
+		chain = append(chain, info)
+		hasTx = append(hasTx, txs[info] > 0)
+		pos = info.EndT
+	}
+	dec, err := NewSegmentDecoder(withDB(r.opts.Decode, r.db))
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	stale := make([]bool, len(chain))
+	for i, info := range chain {
+		if info.StartT >= exT {
+			break
+		}
+		res.Checked++
+		if stale[i], err = r.isStale(ctx, dec, info); err != nil {
+			return err
+		}
+		if stale[i] {
+			res.Stale++
+		}
+	}
+	for _, group := range purgeGroups(stale, hasTx) {
+		if err := r.rewrite(ctx, rm, dec, chain, group, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isStale reports whether a segment's transactions differ from the
+// source's in its range.
+func (r *backupRun) isStale(ctx context.Context, dec *SegmentDecoder, info SegmentInfo) (bool, error) {
+	data, err := r.store.Load(ctx, r.db, info)
+	if err != nil {
+		return false, err
+	}
+	seg, err := dec.Decode(data, info)
+	if err != nil {
+		return false, err
+	}
+	i := 0
+	for tx, err := range r.schema.userTxs(ctx, r.conn, info.StartT, info.EndT) {
+		if err != nil {
+			return false, fmt.Errorf("read log %s: %w", info, err)
+		}
+		if i >= len(seg.Txs) || seg.Txs[i].T != tx.T {
+			return true, nil
+		}
+		a, err := r.links.link(tx)
+		if err != nil {
+			return false, err
+		}
+		b, err := r.links.link(seg.Txs[i])
+		if err != nil {
+			return false, err
+		}
+		if a != b {
+			return true, nil
+		}
+		i++
+	}
+	return i != len(seg.Txs), nil
+}
+
+// purgeGroups cuts the chain positions to rewrite into groups of two or
+// three consecutive segments (one, only for a store of one segment): each
+// run of stale segments, with the segments after it up to one that holds
+// a transaction (the links of those before it change), or, at the end of
+// the chain, the one before it. A group is written as one segment, whose
+// range, spanning two segments or more, is no segment's name yet.
+func purgeGroups(stale, hasTx []bool) [][2]int {
+	var groups [][2]int // [first, last] positions
+	n := len(stale)
+	for i := 0; i < n; {
+		if !stale[i] {
+			i++
+			continue
+		}
+		j := i
+		for j+1 < n && stale[j+1] {
+			j++
+		}
+		first, last := i, j
+		switch {
+		case j+1 < n:
+			last = j + 1
+			for last+1 < n && !hasTx[last] {
+				last++
+			}
+		case i > 0:
+			first = i - 1
+		}
+		for k := first; k <= last; {
+			end := min(k+1, last)
+			if last-end == 1 {
+				end = last // no group of one at the end
+			}
+			groups = append(groups, [2]int{k, end})
+			k = end + 1
+		}
+		i = last + 1
+	}
+	return groups
+}
+
+// rewrite writes the source's transactions of one group's range as one
+// segment, checks it, and deletes the group's segments.
+func (r *backupRun) rewrite(ctx context.Context, rm SegmentRemover, dec *SegmentDecoder, chain []SegmentInfo, group [2]int, res *PurgeResult) error {
+	in := chain[group[0] : group[1]+1]
+	out := SegmentInfo{StartT: in[0].StartT, EndT: in[len(in)-1].EndT}
+	segs, err := r.store.List(ctx, r.db, 0)
+	if err != nil {
+		return fmt.Errorf("list segments: %w", err)
+	}
+	prev, err := r.sourceLinkBefore(ctx, out.StartT, segs)
+	if err != nil {
+		return err
+	}
+	if len(in) == 1 {
+		// A store of one segment: its name is the only one possible.
+		if _, err := rm.Quarantine(ctx, r.db, in[0]); err != nil {
+			return err
+		}
+	}
+	var wrote BackupResult
+	b := r.newBuilder(out.StartT, prev)
+	for tx, err := range r.schema.userTxs(ctx, r.conn, out.StartT, out.EndT) {
+		if err != nil {
+			return fmt.Errorf("read log %s: %w", out, err)
+		}
+		if err := b.add(ctx, tx); err != nil {
+			return err
+		}
+	}
+	b.seg.EndT = out.EndT
+	if _, err := r.save(ctx, b.seg, &wrote); err != nil {
+		return err
+	}
+	res.Written += wrote.Segments
+	// Read back what the store holds under the new name (ours, or an
+	// earlier purge's) and check it against the source.
+	data, err := r.store.Load(ctx, r.db, out)
+	if err != nil {
+		return fmt.Errorf("read back segment %s: %w", out, err)
+	}
+	back, err := dec.Decode(data, out)
+	if err != nil {
+		return fmt.Errorf("read back segment %s: %w", out, err)
+	}
+	if err := sameTransactions(back, b.seg); err != nil {
+		return fmt.Errorf("segment %s does not hold the source's transactions (nothing deleted): %w", out, err)
+	}
+	// The group's segments, and any other segment inside the new range
+	// (overlaps), which may hold excised data too.
+	for _, s := range segs {
+		if s.StartT < out.StartT || s.EndT > out.EndT || s.StartT == out.StartT && s.EndT == out.EndT {
+			continue
+		}
+		if err := rm.Delete(ctx, r.db, s); err != nil && !errors.Is(err, ErrSegmentNotFound) {
+			return err
+		}
+		res.Removed++
+	}
+	r.log.Info("segments rewritten without excised data", "start_t", out.StartT, "end_t", out.EndT, "replaced", len(in))
+	return nil
+}
