@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -117,4 +118,28 @@ func TestCompactNeedsARemover(t *testing.T) {
 	require.ErrorContains(t, err, "cannot delete segments")
 	_, err = dcbackup.Compact(testCtx(t), "nothing", store, nil)
 	require.ErrorIs(t, err, dcbackup.ErrNoSegments)
+}
+
+// ContinuousBackup compacts on its schedule.
+func TestContinuousBackupCompacts(t *testing.T) {
+	src := newSource(t, 144, 60, false)
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 1})
+	before, err := store.List(testCtx(t), "db", 0)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	var got dcbackup.CompactResult
+	err = dcbackup.ContinuousBackup(ctx, "db", src, store, &dcbackup.ContinuousBackupOptions{
+		CompactInterval: time.Hour,
+		OnCompact: func(r dcbackup.CompactResult, err error) {
+			require.NoError(t, err)
+			got = r
+			cancel()
+		},
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, len(before), got.Before)
+	assert.Less(t, got.After, got.Before)
+	requireRestoresIdentically(t, store, src)
 }

@@ -188,6 +188,12 @@ type ContinuousBackupOptions struct {
 	// OnResult, if set, is called after every BackupNext call with its
 	// result and error: the place to export metrics and raise alerts.
 	OnResult func(BackupResult, error)
+	// CompactInterval, when positive, runs Compact that often (and after
+	// the first run), merging the small segments the loop writes; its
+	// segment limits and encoding are Backup's. Default: never.
+	CompactInterval time.Duration
+	// OnCompact, if set, is called after every compaction.
+	OnCompact func(CompactResult, error)
 }
 
 // ContinuousBackup backs db up into store until ctx ends: BackupNext as
@@ -215,7 +221,7 @@ func ContinuousBackup(ctx context.Context, db string, conn datomic.Conn, store B
 	}
 	log := loggerOrDiscard(opts.Backup.Logger).With("db", db)
 	failures := 0
-	var lastScrub time.Time
+	var lastScrub, lastCompact time.Time
 	for {
 		var res BackupResult
 		var err error
@@ -249,6 +255,18 @@ func ContinuousBackup(ctx context.Context, db string, conn datomic.Conn, store B
 		default:
 			failures = 0
 			wait = bo.idle()
+			if opts.CompactInterval > 0 && time.Since(lastCompact) >= opts.CompactInterval {
+				lastCompact = time.Now()
+				b := &opts.Backup
+				cr, cerr := Compact(ctx, db, store, &CompactOptions{MaxTxPerSegment: b.MaxTxPerSegment, MaxDatomsPerSegment: b.MaxDatomsPerSegment,
+					Encode: b.Encode, Decode: b.Decode, Logger: b.Logger})
+				if opts.OnCompact != nil {
+					opts.OnCompact(cr, cerr)
+				}
+				if cerr != nil && ctx.Err() == nil {
+					log.Warn("compaction failed; the next one will try again", "err", cerr)
+				}
+			}
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return err
