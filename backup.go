@@ -220,21 +220,9 @@ func backupCall(ctx context.Context, op, db string, conn datomic.Conn, store Bac
 	res, err := fn(run)
 	res.Elapsed = time.Since(begin)
 	if err != nil {
-		return res, callError(op, db, err)
+		return res, newCallError(op, db, err)
 	}
 	return res, nil
-}
-
-// callError prefixes err with the call and database, unless err already
-// names them itself (a *SourceMismatchError, a *GapError).
-func callError(op, db string, err error) error {
-	var sm *SourceMismatchError
-	var ge *GapError
-	var cr *CannotRestoreError
-	if errors.As(err, &sm) || errors.As(err, &ge) || errors.As(err, &cr) {
-		return err
-	}
-	return fmt.Errorf("dcbackup: %s %q: %w", op, db, err)
 }
 
 // BackupSegment writes the source transactions whose t lies in [start, end)

@@ -25,7 +25,7 @@ func (r *backupRun) lastSound(ctx context.Context, res *BackupResult) (scannedSe
 		}
 		s, err := checkHead(ctx, r.db, r.store, info)
 		if err != nil {
-			return s, false, fmt.Errorf("read segment %s: %w", info, err)
+			return s, false, segmentError(info, err)
 		}
 		switch {
 		case s.Vanished:
@@ -45,7 +45,7 @@ func (r *backupRun) lastSound(ctx context.Context, res *BackupResult) (scannedSe
 func (r *backupRun) heal(ctx context.Context, s *scannedSegment, res *BackupResult) error {
 	rm, ok := r.store.(SegmentRemover)
 	if !ok {
-		return fmt.Errorf("segment %s is damaged and this store (%T) cannot move it aside: remove it by hand, then run Repair: %w", s.Info, r.store, s.Err)
+		return fmt.Errorf("this store (%T) cannot move a damaged segment aside: remove it by hand, then run Repair: %w", r.store, segmentError(s.Info, s.Err))
 	}
 	where, err := rm.Quarantine(ctx, r.db, s.Info)
 	if errors.Is(err, ErrSegmentNotFound) {
@@ -98,7 +98,7 @@ func (r *backupRun) continues(ctx context.Context, s scannedSegment, res *Backup
 func (r *backupRun) v1Last(ctx context.Context, info SegmentInfo) (TxLink, error) {
 	data, err := r.store.Load(ctx, r.db, info)
 	if err != nil {
-		return TxLink{}, fmt.Errorf("load segment %s: %w", info, err)
+		return TxLink{}, segmentError(info, err)
 	}
 	seg, err := DecodeSegment(data, info, DecodeOptions{DB: r.db})
 	if err != nil {

@@ -2,6 +2,7 @@ package dcbackup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/dcbackup/dcbackup/datomic"
@@ -61,14 +62,14 @@ func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 // damaged segment's range is a gap. A healthy store has none.
 func Gaps(ctx context.Context, db string, store BackupStore) ([]Gap, error) {
 	if err := ValidateDBName(db); err != nil {
-		return nil, fmt.Errorf("dcbackup: gaps %q: %w", db, err)
+		return nil, newCallError("gaps", db, err)
 	}
 	if store == nil {
-		return nil, fmt.Errorf("dcbackup: gaps %q: nil store", db)
+		return nil, newCallError("gaps", db, errors.New("nil store"))
 	}
 	scanned, err := scanStore(ctx, db, store, scanOptions{depth: scanHeaders, concurrency: defaultScanConcurrency})
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: gaps %q: %w", db, err)
+		return nil, newCallError("gaps", db, err)
 	}
 	var sound []SegmentInfo
 	end := int64(0)

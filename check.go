@@ -107,7 +107,7 @@ func Check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 	rep, err := check(ctx, db, store, opts)
 	rep.Elapsed = time.Since(begin)
 	if err != nil {
-		return rep, callError("check", db, err)
+		return rep, newCallError("check", db, err)
 	}
 	return rep, nil
 }
@@ -133,7 +133,7 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 		return rep, err
 	}
 	if len(scanned) == 0 {
-		return rep, fmt.Errorf("%w: %q in %s (is the name right? has it been backed up?)", ErrNoSegments, db, storeName(store))
+		return rep, noSegments(store)
 	}
 	byInfo := map[SegmentInfo]*scannedSegment{}
 	var sound []SegmentInfo

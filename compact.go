@@ -70,7 +70,7 @@ func Compact(ctx context.Context, db string, store BackupStore, opts *CompactOpt
 	res, err := compact(ctx, db, store, opts)
 	res.Elapsed = time.Since(begin)
 	if err != nil {
-		return res, callError("compact", db, err)
+		return res, newCallError("compact", db, err)
 	}
 	return res, nil
 }
@@ -93,7 +93,7 @@ func compact(ctx context.Context, db string, store BackupStore, opts *CompactOpt
 		return res, err
 	}
 	if len(scanned) == 0 {
-		return res, fmt.Errorf("%w: %q in %s", ErrNoSegments, db, storeName(store))
+		return res, noSegments(store)
 	}
 	for _, s := range scanned {
 		res.Before++

@@ -3,6 +3,8 @@ package dcbackup
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // More sentinel errors; see also store.go.
@@ -10,33 +12,33 @@ var (
 	// ErrGap: the store lacks a segment for a range of t that a restore
 	// needs. The error's text names the missing range; Repair fills it from
 	// the source.
-	ErrGap = errors.New("dcbackup: gap in the backup")
+	ErrGap = errors.New("gap in the backup")
 	// ErrTargetNotEmpty: the restore target holds data that no restore wrote.
-	ErrTargetNotEmpty = errors.New("dcbackup: restore target is not empty")
+	ErrTargetNotEmpty = errors.New("restore target is not empty")
 	// ErrTargetModified: the restore target was written to by someone else
 	// since the last restored transaction, or its marker disagrees with the
 	// store.
-	ErrTargetModified = errors.New("dcbackup: restore target was modified outside the restore")
+	ErrTargetModified = errors.New("restore target was modified outside the restore")
 	// ErrWrongDatabase: a segment belongs to another database than the one
 	// asked for, or a restore target was restored from another database's
 	// backup (or from a history that diverged from the store's; such an
 	// error also matches ErrTargetModified).
-	ErrWrongDatabase = errors.New("dcbackup: another database")
+	ErrWrongDatabase = errors.New("another database")
 	// ErrBootstrapMismatch: a bootstrap ident of the source does not exist in the target.
-	ErrBootstrapMismatch = errors.New("dcbackup: source bootstrap entity missing in target")
+	ErrBootstrapMismatch = errors.New("source bootstrap entity missing in target")
 	// ErrSourceMismatch: the source is not the database the store backs
 	// up: another database under the same name, or the same database with
 	// a history that diverged from the store's (restored from an older
 	// backup and written to, or deleted and created again). Nothing was
 	// written. A *SourceMismatchError says what differed.
-	ErrSourceMismatch = errors.New("dcbackup: source does not continue the backup in the store")
+	ErrSourceMismatch = errors.New("source does not continue the backup in the store")
 	// ErrNoSegments: the store holds no segment of the database: a
 	// mistyped name, or a store not backed up yet.
-	ErrNoSegments = errors.New("dcbackup: no segments of the database in the store")
+	ErrNoSegments = errors.New("no segments of the database")
 	// ErrChainBroken: consecutive segments of a store do not continue one
 	// another (a segment of another lineage under a plausible range, or of
 	// a diverged history). Nothing of the segment was applied.
-	ErrChainBroken = errors.New("dcbackup: segments do not continue one another")
+	ErrChainBroken = errors.New("segments do not continue one another")
 )
 
 // SourceMismatchError says why a source does not continue its backup. It
@@ -71,6 +73,48 @@ func (e *GapError) Error() string {
 
 // Is makes a GapError match ErrGap.
 func (e *GapError) Is(target error) bool { return target == ErrGap }
+
+// callError is the error of a call (backup, restore, ...) of database db:
+// it names the call and the database once, and states what the errors it
+// wraps say without repeating the prefix or the database.
+type callError struct {
+	op, db string
+	err    error
+}
+
+// newCallError wraps err as the error of call op of database db, unless
+// err names the database itself (a *SourceMismatchError, *GapError or
+// *CannotRestoreError).
+func newCallError(op, db string, err error) error {
+	var sm *SourceMismatchError
+	var ge *GapError
+	var cr *CannotRestoreError
+	if errors.As(err, &sm) || errors.As(err, &ge) || errors.As(err, &cr) {
+		return err
+	}
+	return &callError{op: op, db: db, err: err}
+}
+
+// Error implements error.
+func (e *callError) Error() string {
+	inner := strings.ReplaceAll(e.err.Error(), "dcbackup: ", "")
+	q := strconv.Quote(e.db)
+	inner = strings.ReplaceAll(inner, " of database "+q, "")
+	inner = strings.ReplaceAll(inner, "database "+q+": ", "")
+	inner = strings.ReplaceAll(inner, ErrInvalidDBName.Error()+": "+q, ErrInvalidDBName.Error())
+	return "dcbackup: " + e.op + " " + q + ": " + inner
+}
+
+// Unwrap returns the cause.
+func (e *callError) Unwrap() error { return e.err }
+
+// segmentError adds seg to err, unless err names it already.
+func segmentError(seg SegmentInfo, err error) error {
+	if strings.Contains(err.Error(), seg.String()) {
+		return err
+	}
+	return fmt.Errorf("segment %s: %w", seg, err)
+}
 
 func wrapf(err error, format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, err)...)

@@ -142,7 +142,7 @@ func TestHealingNeedsASegmentRemover(t *testing.T) {
 	})}
 	_, err = dcbackup.Backup(ctx, "db", src, plain, nil)
 	require.ErrorIs(t, err, dcbackup.ErrCorruptSegment)
-	assert.ErrorContains(t, err, "cannot move it aside")
+	assert.ErrorContains(t, err, "cannot move a damaged segment aside")
 	assert.ErrorContains(t, err, segs[1].String())
 }
 

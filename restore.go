@@ -142,11 +142,11 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 		opts = &RestoreOptions{}
 	}
 	if err := checkCallArgs(db, store, target, "target"); err != nil {
-		return nil, fmt.Errorf("dcbackup: restore %q: %w", db, err)
+		return nil, newCallError("restore", db, err)
 	}
 	st, err := readTargetState(ctx, target)
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: restore %q: %w", db, err)
+		return nil, newCallError("restore", db, err)
 	}
 	r := &restorer{
 		db: db, store: store, target: target, opts: opts, st: st,
@@ -162,12 +162,12 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 			err = r.reassertIDs(ctx, st.pending, instant)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dcbackup: restore %q: %w", db, err)
+			return nil, newCallError("restore", db, err)
 		}
 	}
 	if lc, ok := target.(datomic.Limited); ok {
 		if r.limits, err = lc.Limits(ctx); err != nil {
-			return nil, fmt.Errorf("dcbackup: restore %q: read the target's limits: %w", db, err)
+			return nil, newCallError("restore", db, fmt.Errorf("read the target's limits: %w", err))
 		}
 		if r.limits.NoPartitions && (prior == nil || !prior.limits.NoPartitions) {
 			r.log.Info("the target places new entities itself (it has no partitions): source partitions are not kept", "product", r.limits.Product)
@@ -182,7 +182,7 @@ func newRestorer(ctx context.Context, db string, store BackupStore, target datom
 		r.remap.db = nil
 	case st.setUp:
 		if r.remap, err = newRemapper(ctx, target, st.origAttr, opts.CacheSize, st.lastT < 0); err != nil {
-			return nil, fmt.Errorf("dcbackup: restore %q: %w", db, err)
+			return nil, newCallError("restore", db, err)
 		}
 	}
 	return r, nil
@@ -239,7 +239,7 @@ func (r *restorer) run(ctx context.Context, begin time.Time) (RestoreResult, err
 		err = ctx.Err()
 	}
 	if err != nil {
-		err = callError("restore", r.db, err)
+		err = newCallError("restore", r.db, err)
 	}
 	return r.result(begin), err
 }
@@ -392,7 +392,7 @@ func (r *restorer) listFrom(ctx context.Context) ([]SegmentInfo, error) {
 		return nil, fmt.Errorf("list segments: %w", err)
 	}
 	if len(segs) == 0 {
-		return nil, fmt.Errorf("%w: %q in %s (is the name right? has it been backed up?)", ErrNoSegments, r.db, storeName(r.store))
+		return nil, noSegments(r.store)
 	}
 	return segs, nil
 }
@@ -401,13 +401,20 @@ func (r *restorer) listFrom(ctx context.Context) ([]SegmentInfo, error) {
 func storeName(s BackupStore) string {
 	switch s := s.(type) {
 	case *FSStore:
-		return "filesystem store " + s.Dir()
+		return "the filesystem store " + s.Dir()
 	case *S3Store:
 		return "s3://" + s.Bucket() + "/" + s.Prefix()
+	case *MemStore:
+		return "the in-memory store"
 	case fmt.Stringer:
 		return s.String()
 	}
 	return fmt.Sprintf("the store (%T)", s)
+}
+
+// noSegments is the error of a store without segments of the database.
+func noSegments(s BackupStore) error {
+	return fmt.Errorf("%w in %s (is the name right? has it been backed up?)", ErrNoSegments, storeName(s))
 }
 
 // nextInChain picks the segment holding pos; ok is false when there is none
@@ -427,7 +434,7 @@ func nextInChain(db string, segs []SegmentInfo, pos int64) (SegmentInfo, bool, e
 func (r *restorer) loadWith(ctx context.Context, dec *SegmentDecoder, info SegmentInfo) (*Segment, error) {
 	data, err := r.store.Load(ctx, r.db, info)
 	if err != nil {
-		return nil, fmt.Errorf("load segment %s: %w", info, err)
+		return nil, segmentError(info, err)
 	}
 	seg, err := dec.Decode(data, info)
 	if err != nil {

@@ -12,27 +12,27 @@ var (
 	// ErrUnsupportedSegmentVersion: the segment was written by a newer
 	// version of this package, in a format this one cannot read. Upgrade the
 	// reader; the segment itself is intact (its checksum verified).
-	ErrUnsupportedSegmentVersion = errors.New("dcbackup: unsupported segment format version")
+	ErrUnsupportedSegmentVersion = errors.New("unsupported segment format version")
 	// ErrSegmentTooLarge: the segment would decode to more bytes than
 	// DecodeOptions.MaxDecodedBytes allows, or to more than the compression
 	// ratio bound (SegmentMaxCompressionRatio) lets its stored size claim.
 	// It is refused before anything is decompressed.
-	ErrSegmentTooLarge = errors.New("dcbackup: segment exceeds the decode size limit")
+	ErrSegmentTooLarge = errors.New("segment exceeds the decode size limit")
 	// ErrInvalidSegment: a Segment given to the encoder is not well formed
 	// (the error says why); nothing was encoded.
-	ErrInvalidSegment = errors.New("dcbackup: invalid segment")
+	ErrInvalidSegment = errors.New("invalid segment")
 	// ErrNoKey: the segment is encrypted and no identity of
 	// DecodeOptions.Identities can open it (none given, or none of its
 	// recipients). The error names the fingerprints of the recipients the
 	// segment was encrypted to (see RecipientFingerprint). The segment's
 	// frame and header verified; its payload was not read.
-	ErrNoKey = errors.New("dcbackup: no identity can open the segment")
+	ErrNoKey = errors.New("no identity can open the segment")
 	// ErrNotEncrypted: DecodeOptions.Identities is set, so the caller
 	// expects encrypted segments, and the segment is not encrypted: anyone
 	// who can write to the store could have written it. Errors matching it
 	// also match ErrCorruptSegment. DecodeOptions.AllowUnencrypted accepts
 	// such segments (a store that was not encrypted before).
-	ErrNotEncrypted = errors.New("dcbackup: segment is not encrypted")
+	ErrNotEncrypted = errors.New("segment is not encrypted")
 )
 
 // SegmentError is the error of decoding one stored segment. It names the

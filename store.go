@@ -42,13 +42,13 @@ type BackupStore interface {
 // package wrap them with context; test with errors.Is.
 var (
 	// ErrSegmentExists: a segment with the same range is already stored.
-	ErrSegmentExists = errors.New("dcbackup: segment already exists")
+	ErrSegmentExists = errors.New("segment already exists")
 	// ErrSegmentNotFound: no segment with that range is stored.
-	ErrSegmentNotFound = errors.New("dcbackup: segment not found")
+	ErrSegmentNotFound = errors.New("segment not found")
 	// ErrCorruptSegment: stored bytes fail their checksum or do not decode.
-	ErrCorruptSegment = errors.New("dcbackup: corrupt segment")
+	ErrCorruptSegment = errors.New("corrupt segment")
 	// ErrInvalidDBName: a database name a store cannot keep apart safely.
-	ErrInvalidDBName = errors.New("dcbackup: invalid database name")
+	ErrInvalidDBName = errors.New("invalid database name")
 )
 
 // HeadLoader is implemented by stores that can read the beginning of a

@@ -103,10 +103,10 @@ func (s *FSStore) Path(db string, seg SegmentInfo) string {
 // Save stores data as segment seg of db; see BackupStore.Save and FSStore.
 func (s *FSStore) Save(ctx context.Context, db string, seg SegmentInfo, data []byte) error {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return fmt.Errorf("dcbackup: save %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: save segment %s of database %q: %w", seg, db, err)
 	}
 	if err := s.save(ctx, db, seg, data); err != nil {
-		return fmt.Errorf("dcbackup: save %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: save segment %s of database %q: %w", seg, db, err)
 	}
 	return nil
 }
@@ -196,11 +196,11 @@ func syncDirectory(dir string) error {
 // Load returns the bytes of segment seg of db; see BackupStore.Load.
 func (s *FSStore) Load(ctx context.Context, db string, seg SegmentInfo) ([]byte, error) {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q: %w", seg, db, err)
 	}
 	data, err := s.read(db, seg, -1)
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q: %w", seg, db, err)
 	}
 	return data, nil
 }
@@ -208,11 +208,11 @@ func (s *FSStore) Load(ctx context.Context, db string, seg SegmentInfo) ([]byte,
 // LoadHead returns the first n bytes of segment seg of db; see HeadLoader.
 func (s *FSStore) LoadHead(ctx context.Context, db string, seg SegmentInfo, n int) ([]byte, error) {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q: %w", seg, db, err)
 	}
 	data, err := s.read(db, seg, max(n, 0))
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q: %w", seg, db, err)
 	}
 	return data, nil
 }
@@ -275,17 +275,17 @@ func fileKind(m fs.FileMode) string {
 // (then EndT), with their sizes.
 func (s *FSStore) List(ctx context.Context, db string, fromT int64) ([]SegmentInfo, error) {
 	if err := checkDBArgs(ctx, db); err != nil {
-		return nil, fmt.Errorf("dcbackup: list %s: %w", db, err)
+		return nil, fmt.Errorf("dcbackup: list segments of database %q: %w", db, err)
 	}
 	entries, err := s.readDir(db)
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: list %s: %w", db, err)
+		return nil, fmt.Errorf("dcbackup: list segments of database %q: %w", db, err)
 	}
 	var out []SegmentInfo
 	for i, e := range entries {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("dcbackup: list %s: %w", db, err)
+				return nil, fmt.Errorf("dcbackup: list segments of database %q: %w", db, err)
 			}
 		}
 		seg, ok := ParseSegmentFileName(e.Name())
@@ -297,7 +297,7 @@ func (s *FSStore) List(ctx context.Context, db string, fromT int64) ([]SegmentIn
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dcbackup: list %s: %w", db, err)
+			return nil, fmt.Errorf("dcbackup: list segments of database %q: %w", db, err)
 		}
 		seg.Size = fi.Size()
 		out = append(out, seg)
@@ -310,11 +310,11 @@ func (s *FSStore) List(ctx context.Context, db string, fromT int64) ([]SegmentIn
 // reads the directory's names and stats only the last segment.
 func (s *FSStore) Last(ctx context.Context, db string) (SegmentInfo, bool, error) {
 	if err := checkDBArgs(ctx, db); err != nil {
-		return SegmentInfo{}, false, fmt.Errorf("dcbackup: last %s: %w", db, err)
+		return SegmentInfo{}, false, fmt.Errorf("dcbackup: find the last segment of database %q: %w", db, err)
 	}
 	entries, err := s.readDir(db)
 	if err != nil {
-		return SegmentInfo{}, false, fmt.Errorf("dcbackup: last %s: %w", db, err)
+		return SegmentInfo{}, false, fmt.Errorf("dcbackup: find the last segment of database %q: %w", db, err)
 	}
 	// os.ReadDir sorts by name, and names sort by (StartT, EndT).
 	for i := len(entries) - 1; i >= 0; i-- {
@@ -328,7 +328,7 @@ func (s *FSStore) Last(ctx context.Context, db string) (SegmentInfo, bool, error
 			continue
 		}
 		if err != nil {
-			return SegmentInfo{}, false, fmt.Errorf("dcbackup: last %s: %w", db, err)
+			return SegmentInfo{}, false, fmt.Errorf("dcbackup: find the last segment of database %q: %w", db, err)
 		}
 		seg.Size = fi.Size()
 		return seg, true, nil

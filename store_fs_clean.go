@@ -18,17 +18,17 @@ import (
 // touched.
 func (s *FSStore) RemoveStaleTemp(ctx context.Context, db string, olderThan time.Duration) (int, error) {
 	if err := checkDBArgs(ctx, db); err != nil {
-		return 0, fmt.Errorf("dcbackup: clean %s: %w", db, err)
+		return 0, fmt.Errorf("dcbackup: clean temporary files of database %q: %w", db, err)
 	}
 	entries, err := s.readDir(db)
 	if err != nil {
-		return 0, fmt.Errorf("dcbackup: clean %s: %w", db, err)
+		return 0, fmt.Errorf("dcbackup: clean temporary files of database %q: %w", db, err)
 	}
 	cutoff := time.Now().Add(-olderThan)
 	removed := 0
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return removed, fmt.Errorf("dcbackup: clean %s: %w", db, err)
+			return removed, fmt.Errorf("dcbackup: clean temporary files of database %q: %w", db, err)
 		}
 		if !strings.HasPrefix(e.Name(), fsTempPrefix) || !e.Type().IsRegular() {
 			continue
@@ -38,13 +38,13 @@ func (s *FSStore) RemoveStaleTemp(ctx context.Context, db string, olderThan time
 			continue
 		}
 		if err != nil {
-			return removed, fmt.Errorf("dcbackup: clean %s: %w", db, err)
+			return removed, fmt.Errorf("dcbackup: clean temporary files of database %q: %w", db, err)
 		}
 		if !fi.ModTime().Before(cutoff) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(s.dir, db, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return removed, fmt.Errorf("dcbackup: clean %s: %w", db, err)
+			return removed, fmt.Errorf("dcbackup: clean temporary files of database %q: %w", db, err)
 		}
 		removed++
 	}

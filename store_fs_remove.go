@@ -18,11 +18,11 @@ var _ SegmentRemover = (*FSStore)(nil)
 // SegmentRemover.
 func (s *FSStore) Quarantine(ctx context.Context, db string, seg SegmentInfo) (string, error) {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return "", fmt.Errorf("dcbackup: quarantine %s segment %s: %w", db, seg, err)
+		return "", fmt.Errorf("dcbackup: quarantine segment %s of database %q: %w", seg, db, err)
 	}
 	to, err := s.quarantine(db, seg)
 	if err != nil {
-		return "", fmt.Errorf("dcbackup: quarantine %s segment %s: %w", db, seg, err)
+		return "", fmt.Errorf("dcbackup: quarantine segment %s of database %q: %w", seg, db, err)
 	}
 	return to, nil
 }
@@ -53,7 +53,7 @@ func (s *FSStore) quarantine(db string, seg SegmentInfo) (string, error) {
 // file is removed: anything else in a segment's place is quarantined.
 func (s *FSStore) Delete(ctx context.Context, db string, seg SegmentInfo) error {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return fmt.Errorf("dcbackup: delete %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
 	}
 	path := s.Path(db, seg)
 	fi, err := os.Lstat(path)
@@ -61,15 +61,15 @@ func (s *FSStore) Delete(ctx context.Context, db string, seg SegmentInfo) error 
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("dcbackup: delete %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("dcbackup: delete %s segment %s: %s is a %s; quarantine it instead", db, seg, path, fileKind(fi.Mode()))
+		return fmt.Errorf("dcbackup: delete segment %s of database %q: %s is a %s; quarantine it instead", seg, db, path, fileKind(fi.Mode()))
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("dcbackup: delete %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
 	}
 	if err := s.syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("dcbackup: delete %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func NewMemStore() *MemStore {
 // Save stores a copy of data as segment seg of db; see BackupStore.Save.
 func (m *MemStore) Save(ctx context.Context, db string, seg SegmentInfo, data []byte) error {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return fmt.Errorf("dcbackup: save %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: save segment %s of database %q: %w", seg, db, err)
 	}
 	k := segmentKey{seg.StartT, seg.EndT}
 	cp := bytes.Clone(data)
@@ -51,7 +51,7 @@ func (m *MemStore) Save(ctx context.Context, db string, seg SegmentInfo, data []
 		m.dbs[db] = segs
 	}
 	if _, ok := segs[k]; ok {
-		return fmt.Errorf("dcbackup: save %s segment %s: %w", db, seg, ErrSegmentExists)
+		return fmt.Errorf("dcbackup: save segment %s of database %q: %w", seg, db, ErrSegmentExists)
 	}
 	segs[k] = cp
 	return nil
@@ -60,13 +60,13 @@ func (m *MemStore) Save(ctx context.Context, db string, seg SegmentInfo, data []
 // Load returns a copy of segment seg of db; see BackupStore.Load.
 func (m *MemStore) Load(ctx context.Context, db string, seg SegmentInfo) ([]byte, error) {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q: %w", seg, db, err)
 	}
 	m.mu.RLock()
 	data, ok := m.dbs[db][segmentKey{seg.StartT, seg.EndT}]
 	m.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("dcbackup: load %s segment %s: %w", db, seg, ErrSegmentNotFound)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q: %w", seg, db, ErrSegmentNotFound)
 	}
 	return bytes.Clone(data), nil
 }
@@ -85,14 +85,14 @@ func (m *MemStore) LoadHead(ctx context.Context, db string, seg SegmentInfo, n i
 // SegmentRemover. Quarantined returns its bytes.
 func (m *MemStore) Quarantine(ctx context.Context, db string, seg SegmentInfo) (string, error) {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return "", fmt.Errorf("dcbackup: quarantine %s segment %s: %w", db, seg, err)
+		return "", fmt.Errorf("dcbackup: quarantine segment %s of database %q: %w", seg, db, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := segmentKey{seg.StartT, seg.EndT}
 	data, ok := m.dbs[db][k]
 	if !ok {
-		return "", fmt.Errorf("dcbackup: quarantine %s segment %s: %w", db, seg, ErrSegmentNotFound)
+		return "", fmt.Errorf("dcbackup: quarantine segment %s of database %q: %w", seg, db, ErrSegmentNotFound)
 	}
 	delete(m.dbs[db], k)
 	name := QuarantineDir + "/" + db + "/" + quarantineName(seg, time.Now())
@@ -115,7 +115,7 @@ func (m *MemStore) Quarantined() map[string][]byte {
 // Delete removes segment seg of db; see SegmentRemover.
 func (m *MemStore) Delete(ctx context.Context, db string, seg SegmentInfo) error {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return fmt.Errorf("dcbackup: delete %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
 	}
 	m.mu.Lock()
 	delete(m.dbs[db], segmentKey{seg.StartT, seg.EndT})
@@ -127,7 +127,7 @@ func (m *MemStore) Delete(ctx context.Context, db string, seg SegmentInfo) error
 // (then EndT).
 func (m *MemStore) List(ctx context.Context, db string, fromT int64) ([]SegmentInfo, error) {
 	if err := checkDBArgs(ctx, db); err != nil {
-		return nil, fmt.Errorf("dcbackup: list %s: %w", db, err)
+		return nil, fmt.Errorf("dcbackup: list segments of database %q: %w", db, err)
 	}
 	m.mu.RLock()
 	out := make([]SegmentInfo, 0, len(m.dbs[db]))
@@ -144,7 +144,7 @@ func (m *MemStore) List(ctx context.Context, db string, fromT int64) ([]SegmentI
 // Last returns the segment of db with the greatest StartT (then EndT).
 func (m *MemStore) Last(ctx context.Context, db string) (SegmentInfo, bool, error) {
 	if err := checkDBArgs(ctx, db); err != nil {
-		return SegmentInfo{}, false, fmt.Errorf("dcbackup: last %s: %w", db, err)
+		return SegmentInfo{}, false, fmt.Errorf("dcbackup: find the last segment of database %q: %w", db, err)
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()

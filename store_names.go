@@ -7,7 +7,7 @@ import (
 )
 
 // ErrInvalidSegmentRange: a SegmentInfo whose range is empty or negative.
-var ErrInvalidSegmentRange = errors.New("dcbackup: invalid segment range")
+var ErrInvalidSegmentRange = errors.New("invalid segment range")
 
 // MaxDBNameLen is the longest database name a store accepts.
 const MaxDBNameLen = 128

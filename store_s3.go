@@ -177,11 +177,11 @@ func (s *S3Store) where(key string) string { return "s3://" + s.bucket + "/" + k
 // ErrSegmentExists when the key exists.
 func (s *S3Store) Save(ctx context.Context, db string, seg SegmentInfo, data []byte) error {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return fmt.Errorf("dcbackup: s3 save %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: save segment %s of database %q: %w", seg, db, err)
 	}
 	key := s.Key(db, seg)
 	if err := s.save(ctx, key, data); err != nil {
-		return fmt.Errorf("dcbackup: s3 save %s segment %s to %s: %w", db, seg, s.where(key), err)
+		return fmt.Errorf("dcbackup: save segment %s of database %q to %s: %w", seg, db, s.where(key), err)
 	}
 	return nil
 }
@@ -307,12 +307,12 @@ func (s *S3Store) headObject(ctx context.Context, key, token string) (found, our
 // than S3Options.MaxSegmentSize.
 func (s *S3Store) Load(ctx context.Context, db string, seg SegmentInfo) ([]byte, error) {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return nil, fmt.Errorf("dcbackup: s3 load %s segment %s: %w", db, seg, err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q: %w", seg, db, err)
 	}
 	key := s.Key(db, seg)
 	data, err := s.load(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: s3 load %s segment %s from %s: %w", db, seg, s.where(key), err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q from %s: %w", seg, db, s.where(key), err)
 	}
 	return data, nil
 }
@@ -360,7 +360,7 @@ func (s *S3Store) load(ctx context.Context, key string) ([]byte, error) {
 // costs one request however many older segments there are.
 func (s *S3Store) List(ctx context.Context, db string, fromT int64) ([]SegmentInfo, error) {
 	if err := checkDBArgs(ctx, db); err != nil {
-		return nil, fmt.Errorf("dcbackup: s3 list %s: %w", db, err)
+		return nil, fmt.Errorf("dcbackup: list segments of database %q: %w", db, err)
 	}
 	prefix := s.dbPrefix(db)
 	in := &s3.ListObjectsV2Input{
@@ -380,7 +380,7 @@ func (s *S3Store) List(ctx context.Context, db string, fromT int64) ([]SegmentIn
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("dcbackup: s3 list %s under %s: %w", db, s.where(prefix), err)
+			return nil, fmt.Errorf("dcbackup: list segments of database %q under %s: %w", db, s.where(prefix), err)
 		}
 		out = appendSegments(out, prefix, page.Contents, fromT)
 	}

@@ -34,7 +34,7 @@ import (
 // moment during the call.
 func (s *S3Store) Last(ctx context.Context, db string) (SegmentInfo, bool, error) {
 	if err := checkDBArgs(ctx, db); err != nil {
-		return SegmentInfo{}, false, fmt.Errorf("dcbackup: s3 last %s: %w", db, err)
+		return SegmentInfo{}, false, fmt.Errorf("dcbackup: find the last segment of database %q: %w", db, err)
 	}
 	prefix := s.dbPrefix(db)
 	pager := func(ctx context.Context, after string) ([]SegmentInfo, bool, error) {
@@ -42,7 +42,7 @@ func (s *S3Store) Last(ctx context.Context, db string) (SegmentInfo, bool, error
 	}
 	seg, ok, err := findLastSegment(ctx, pager)
 	if err != nil {
-		return SegmentInfo{}, false, fmt.Errorf("dcbackup: s3 last %s under %s: %w", db, s.where(prefix), err)
+		return SegmentInfo{}, false, fmt.Errorf("dcbackup: find the last segment of database %q under %s: %w", db, s.where(prefix), err)
 	}
 	return seg, ok, nil
 }

@@ -20,12 +20,12 @@ var (
 // see HeadLoader.
 func (s *S3Store) LoadHead(ctx context.Context, db string, seg SegmentInfo, n int) ([]byte, error) {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return nil, fmt.Errorf("dcbackup: s3 load %s segment %s: %w", db, seg, err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q: %w", seg, db, err)
 	}
 	key := s.Key(db, seg)
 	data, err := s.loadHead(ctx, key, max(n, 1))
 	if err != nil {
-		return nil, fmt.Errorf("dcbackup: s3 load %s segment %s from %s: %w", db, seg, s.where(key), err)
+		return nil, fmt.Errorf("dcbackup: load segment %s of database %q from %s: %w", seg, db, s.where(key), err)
 	}
 	return data, nil
 }
@@ -55,7 +55,7 @@ func (s *S3Store) loadHead(ctx context.Context, key string, n int) ([]byte, erro
 // the copy's s3:// address; see SegmentRemover.
 func (s *S3Store) Quarantine(ctx context.Context, db string, seg SegmentInfo) (string, error) {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return "", fmt.Errorf("dcbackup: s3 quarantine %s segment %s: %w", db, seg, err)
+		return "", fmt.Errorf("dcbackup: quarantine segment %s of database %q: %w", seg, db, err)
 	}
 	key := s.Key(db, seg)
 	to := s.prefix + QuarantineDir + "/" + db + "/" + quarantineName(seg, time.Now())
@@ -65,13 +65,13 @@ func (s *S3Store) Quarantine(ctx context.Context, db string, seg SegmentInfo) (s
 		CopySource: aws.String(url.PathEscape(s.bucket) + "/" + url.PathEscape(key)),
 	})
 	if isNotFound(err) {
-		return "", fmt.Errorf("dcbackup: s3 quarantine %s segment %s from %s: %w (%w)", db, seg, s.where(key), ErrSegmentNotFound, err)
+		return "", fmt.Errorf("dcbackup: quarantine segment %s of database %q from %s: %w (%w)", seg, db, s.where(key), ErrSegmentNotFound, err)
 	}
 	if err != nil {
-		return "", fmt.Errorf("dcbackup: s3 quarantine %s segment %s from %s: %w", db, seg, s.where(key), err)
+		return "", fmt.Errorf("dcbackup: quarantine segment %s of database %q from %s: %w", seg, db, s.where(key), err)
 	}
 	if err := s.deleteObject(ctx, key); err != nil {
-		return "", fmt.Errorf("dcbackup: s3 quarantine %s segment %s: copied to %s, but %w", db, seg, s.where(to), err)
+		return "", fmt.Errorf("dcbackup: quarantine segment %s of database %q: copied to %s, but %w", seg, db, s.where(to), err)
 	}
 	return s.where(to), nil
 }
@@ -79,10 +79,10 @@ func (s *S3Store) Quarantine(ctx context.Context, db string, seg SegmentInfo) (s
 // Delete removes segment seg of db; see SegmentRemover.
 func (s *S3Store) Delete(ctx context.Context, db string, seg SegmentInfo) error {
 	if err := checkStoreArgs(ctx, db, seg); err != nil {
-		return fmt.Errorf("dcbackup: s3 delete %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
 	}
 	if err := s.deleteObject(ctx, s.Key(db, seg)); err != nil {
-		return fmt.Errorf("dcbackup: s3 delete %s segment %s: %w", db, seg, err)
+		return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
 	}
 	return nil
 }

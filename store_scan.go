@@ -116,7 +116,7 @@ func loadErrorKind(s *scannedSegment, err error) error {
 		s.Err = err
 		return nil
 	}
-	return err
+	return segmentError(s.Info, err)
 }
 
 // checkHead reads and checks the header of one segment.
@@ -156,7 +156,7 @@ func readHeader(ctx context.Context, db string, store BackupStore, info SegmentI
 		data, err = store.Load(ctx, db, info)
 	}
 	if err != nil {
-		return SegmentHeader{}, err
+		return SegmentHeader{}, segmentError(info, err)
 	}
 	h, err := DecodeSegmentHeader(data, info)
 	if err != nil {
