@@ -174,3 +174,55 @@ func TestContinuousBackupGivesUpAfterMaxFailures(t *testing.T) {
 		require.ErrorIs(t, e, errUnreachable, "every failure reported, none swallowed")
 	}
 }
+
+// A standby keeps following a store whose segment after the last restored
+// transaction holds no transaction (a range without any): the next poll
+// still finds the segment of that transaction.
+func TestReplicateAcrossAnEmptySegment(t *testing.T) {
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	src := mem.New(mem.Options{Clock: newStepClock().Now, SharedCounter: true})
+	g, err := histgen.New(ctx, src, histgen.Config{Seed: 190})
+	require.NoError(t, err)
+	_, err = g.Run(ctx, 10)
+	require.NoError(t, err)
+	var ts []int64
+	for tx, err := range src.TxRange(ctx, 0, 0) {
+		require.NoError(t, err)
+		ts = append(ts, tx.T)
+	}
+	i := len(ts) - 2
+	for i > 0 && ts[i+1]-ts[i] < 2 {
+		i--
+	}
+	require.Positive(t, i, "a gap in t")
+	// The segment of transaction i, then an empty one up to the next
+	// transaction: the newest until the source grows.
+	store := dcbackup.NewMemStore()
+	for _, r := range [][2]int64{{0, ts[i] + 1}, {ts[i] + 1, ts[i+1]}} {
+		_, err := dcbackup.BackupSegment(ctx, "db", src, store, r[0], r[1], nil)
+		require.NoError(t, err)
+	}
+
+	target := newTarget()
+	polls := 0
+	err = dcbackup.Replicate(ctx, "db", store, target, &dcbackup.ReplicateOptions{
+		PollInterval: time.Millisecond,
+		OnLag: func(l dcbackup.Lag) {
+			require.NoError(t, l.Err)
+			polls++
+			switch {
+			case polls == 2:
+				// Caught up with the store; now it grows.
+				_, err := g.Run(ctx, 5)
+				require.NoError(t, err)
+				_, err = dcbackup.Backup(ctx, "db", src, store, nil)
+				require.NoError(t, err)
+			case polls > 2 && l.CaughtUp() && l.RestoredT == basisT(t, src):
+				cancel()
+			}
+		},
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	requireVerified(t, src, target)
+}

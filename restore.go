@@ -383,8 +383,11 @@ func (r *restorer) listFrom(ctx context.Context) ([]SegmentInfo, error) {
 	from := max(min(r.listHint, r.pos), 0)
 	segs, err := r.store.List(ctx, r.db, from)
 	if err == nil && from > 0 {
-		if _, ok, gapEnd := nextSegment(segs, r.pos); !ok && gapEnd > 0 || len(segs) == 0 {
-			// Looks like a gap, or the end: make sure with a full listing.
+		_, ok, gapEnd := nextSegment(segs, r.pos)
+		_, holdsLast, _ := nextSegment(segs, r.st.lastT)
+		if !ok && gapEnd > 0 || len(segs) == 0 || r.st.lastT >= 0 && !holdsLast {
+			// Looks like a gap or the end, or the segment of the last
+			// restored transaction starts earlier: list it all.
 			segs, err = r.store.List(ctx, r.db, 0)
 		}
 	}
@@ -475,7 +478,9 @@ func (r *restorer) apply(ctx context.Context, seg *Segment) error {
 		r.pos = tx.T + 1
 	}
 	r.pos = max(r.pos, seg.EndT)
-	r.lastSegStart = seg.StartT
+	if applied > 0 {
+		r.lastSegStart = seg.StartT
+	}
 	r.chain.leave(seg)
 	return r.finishSegment(seg, applied, datoms, nil)
 }
