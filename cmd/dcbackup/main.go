@@ -14,6 +14,8 @@
 //	dump    one segment as JSON lines, one datom per line, with attribute idents
 //	stats   totals per database: segments, transactions, datoms, bytes, t and
 //	        instant range, datoms per attribute
+//	version module version, VCS revision, Go version, segment format
+//	        (also dcbackup -version)
 //	help    this text, or `dcbackup help <command>` for a command's flags
 //
 // # Selecting a store
@@ -122,7 +124,7 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{lsCommand(), verifyCommand(), dumpCommand(), statsCommand()}
+	return []command{lsCommand(), verifyCommand(), dumpCommand(), statsCommand(), versionCommand()}
 }
 
 // cmdline carries what every command needs: output streams and the
@@ -157,6 +159,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 	switch name {
 	case "help", "-h", "-help", "--help":
 		return help(args[1:], stdout, stderr)
+	case "-version", "--version":
+		name, args = "version", append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name == name {
