@@ -91,8 +91,13 @@ func Path(t testing.TB, parts ...string) string {
 	}
 	p := filepath.Join(append([]string{root}, parts...)...)
 	if _, err := os.Stat(p); err != nil {
-		msg := fmt.Sprintf("sample data not found: %v (set %s to the sample's directory; "+
-			"the README's \"Sample data\" says where to get it)", err, EnvDir)
+		// The same message for every test when the whole sample is missing.
+		what := fmt.Sprintf("%s is missing", filepath.Join(parts...))
+		if _, err := os.Stat(root); err != nil {
+			what = "no such directory"
+		}
+		msg := fmt.Sprintf("sample data not found in %s: %s (set %s to the sample's directory; "+
+			"the README's \"Sample data\" says where to get it)", root, what, EnvDir)
 		if os.Getenv(EnvRequire) == "1" {
 			t.Fatalf("%s=1 but %s", EnvRequire, msg)
 		} else {

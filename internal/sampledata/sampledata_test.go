@@ -60,9 +60,18 @@ func TestPath(t *testing.T) {
 
 	r = &recorder{TB: t}
 	Path(r, "day-of-datomic", "streets.edn")
-	assert.Contains(t, r.skipped, filepath.Join(sample, "day-of-datomic", "streets.edn"), "says where it looked")
+	assert.Contains(t, r.skipped, "sample data not found in "+sample+": "+filepath.Join("day-of-datomic", "streets.edn")+" is missing")
 	assert.Contains(t, r.skipped, EnvDir)
 	assert.Empty(t, r.failed)
+
+	// Without the sample, one message for every test.
+	t.Setenv(EnvDir, filepath.Join(sample, "none"))
+	r = &recorder{TB: t}
+	Path(r, "mbrainz")
+	r2 := &recorder{TB: t}
+	Path(r2, "day-of-datomic", "streets.edn")
+	assert.Contains(t, r.skipped, "sample data not found in "+filepath.Join(sample, "none")+": no such directory")
+	assert.Equal(t, r.skipped, r2.skipped)
 
 	t.Setenv(EnvRequire, "1")
 	r = &recorder{TB: t}
