@@ -54,7 +54,7 @@ installed() {
 install() {
 	installed && return 0
 	command -v go >/dev/null || { log "go is not on PATH"; exit 1; }
-	log "installing versitygw $VERSITYGW_VERSION into $bindir (about a minute)"
+	log "installing versitygw $VERSITYGW_VERSION into $bindir (with empty Go caches: about 300 MB of modules, 2.5 minutes on 2 idle cores)"
 	mkdir -p "$bindir"
 	local t0=$SECONDS
 	# Outside any module, so the repository's go.mod plays no part.
