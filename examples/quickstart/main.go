@@ -7,7 +7,7 @@
 //
 //	go run ./examples/quickstart                         # the generated shop
 //	go run ./examples/quickstart -data ../data/mbrainz   # the MusicBrainz sample
-//	go run ./examples/quickstart -keep -v                # keep the store, log every segment
+//	go run ./examples/quickstart -keep -v                # keep the store, log at Debug level
 package main
 
 import (
@@ -32,7 +32,7 @@ func main() {
 	days := flag.Int("days", 72, "days of shop history to generate")
 	split := flag.Int("split", 1000, "with -data: entity maps per loaded transaction (0: one transaction per batch)")
 	keep := flag.Bool("keep", false, "keep the backup directory instead of removing it")
-	verbose := flag.Bool("v", false, "log every segment written and restored")
+	verbose := flag.Bool("v", false, "log at Debug level (the default, Info, logs every segment written and restored)")
 	flag.Parse()
 
 	level := slog.LevelInfo

@@ -114,16 +114,16 @@ func run(ctx context.Context, w io.Writer, logger *slog.Logger, runFor time.Dura
 			},
 		})
 	})
-	// Standby: follows the store and reports its lag.
+	// Standby: follows the store and reports its lag. It starts with the
+	// backup, so it waits for the first segment; transient errors are
+	// retried and logged by Replicate itself.
 	wg.Go(func() {
 		replicaErr = dcbackup.Replicate(runCtx, "orders", store, standby, &dcbackup.ReplicateOptions{
-			PollInterval: pollInterval,
-			Restore:      dcbackup.RestoreOptions{Logger: logger},
+			PollInterval:       pollInterval,
+			WaitForFirstBackup: true,
+			Restore:            dcbackup.RestoreOptions{Logger: logger},
 			OnLag: func(l dcbackup.Lag) {
-				switch {
-				case l.Err != nil:
-					logger.Warn("standby: transient error, retrying", "err", l.Err)
-				case l.Applied > 0:
+				if l.Applied > 0 {
 					logger.Info("standby restored", "transactions", l.Applied, "restored_t", l.RestoredT,
 						"store_end_t", l.StoreEndT, "caught_up", l.CaughtUp())
 				}
