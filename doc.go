@@ -25,7 +25,10 @@
 //   - [ContinuousBackup] is that loop, with jitter, backoff on failure and
 //     a callback for metrics and alerts.
 //   - [Gaps] lists the ranges of t that no segment covers (a lost file, an
-//     interrupted parallel backup); [Repair] fills them from the source.
+//     interrupted parallel backup); [Check] reads every segment of a store
+//     and reports what a restore would miss (damaged segments, gaps,
+//     segments that do not continue the one before); [Repair] fills and
+//     heals from the source.
 //
 // # Restoring
 //
@@ -49,6 +52,9 @@
 // use, never overwrites a segment ([ErrSegmentExists]) and never shows a
 // partial one. The segment format is specified byte by byte in
 // SEGMENT-FORMAT.md; [EncodeSegment] and [DecodeSegment] read and write it.
+// Segments can be encrypted with age: [EncodeOptions.Recipients] on the
+// backup side (public keys only), [DecodeOptions.Identities] where restores
+// run.
 //
 // # Options and errors
 //
