@@ -29,6 +29,9 @@
 //     and reports what a restore would miss (damaged segments, gaps,
 //     segments that do not continue the one before); [Repair] fills and
 //     heals from the source.
+//   - [Compact] merges runs of small segments (BackupNext every minute
+//     writes many) into large ones, checking them before it deletes their
+//     inputs.
 //
 // # Restoring
 //
