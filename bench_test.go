@@ -71,11 +71,9 @@ func BenchmarkStages(b *testing.B) {
 		runStages(b, w)
 	})
 	b.Run("mbrainz", func(b *testing.B) {
-		if _, err := os.Stat(mbrainzDir); err != nil {
-			b.Skipf("MusicBrainz sample not available: %v", err)
-		}
+		dir := mbrainzDir(b)
 		m := mem.New(mem.Options{SharedCounter: true})
-		_, err := edn.LoadMBrainz(ctx, m, mbrainzDir, edn.LoadOptions{SplitSize: 1000})
+		_, err := edn.LoadMBrainz(ctx, m, dir, edn.LoadOptions{SplitSize: 1000})
 		require.NoError(b, err)
 		runStages(b, prepareWorkload(b, "mbrainz", m))
 	})

@@ -15,10 +15,11 @@ import (
 // S3-compatible server: the MusicBrainz sample backed up to a bucket,
 // restored into a fresh database with another bootstrap layout, verified.
 func TestS3RoundTripMBrainz(t *testing.T) {
+	dir := mbrainzDir(t)
 	store := s3test.NewStore(t, dcbackup.S3Options{})
 	ctx := context.Background()
 	source := mem.New(mem.Options{SharedCounter: true})
-	_, err := edn.LoadMBrainz(ctx, source, mbrainzDir, edn.LoadOptions{SplitSize: 2000})
+	_, err := edn.LoadMBrainz(ctx, source, dir, edn.LoadOptions{SplitSize: 2000})
 	require.NoError(t, err)
 	bk, err := dcbackup.Backup(ctx, "mbrainz", source, store, &dcbackup.BackupOptions{MaxTxPerSegment: 20})
 	require.NoError(t, err)

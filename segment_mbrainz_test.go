@@ -12,29 +12,31 @@ import (
 	"github.com/dcbackup/dcbackup/datomic"
 	"github.com/dcbackup/dcbackup/datomic/edn"
 	"github.com/dcbackup/dcbackup/datomic/mem"
+	"github.com/dcbackup/dcbackup/internal/sampledata"
 )
 
-// mbrainzDir is the shared MusicBrainz sample, relative to the repository
-// root (this package's directory).
-const mbrainzDir = "../shared/data/mbrainz"
+// mbrainzDir returns the MusicBrainz sample's directory, or skips t
+// without it (see internal/sampledata).
+func mbrainzDir(t testing.TB) string {
+	t.Helper()
+	return sampledata.Path(t, "mbrainz")
+}
 
 // mbrainzSegments loads the MusicBrainz sample into an in-memory database
 // and cuts its log into segments of at least perSegment datoms. It also
 // returns the size of the sample's EDN text.
 func mbrainzSegments(b *testing.B, perSegment int) ([]*dcbackup.Segment, int64) {
 	b.Helper()
-	if _, err := os.Stat(mbrainzDir); err != nil {
-		b.Skipf("MusicBrainz sample not available: %v", err)
-	}
+	dir := mbrainzDir(b)
 	var ednBytes int64
 	for _, name := range edn.MBrainzFiles() {
-		fi, err := os.Stat(filepath.Join(mbrainzDir, name))
+		fi, err := os.Stat(filepath.Join(dir, name))
 		require.NoError(b, err)
 		ednBytes += fi.Size()
 	}
 	ctx := context.Background()
 	conn := mem.New(mem.Options{})
-	_, err := edn.LoadMBrainz(ctx, conn, mbrainzDir, edn.LoadOptions{})
+	_, err := edn.LoadMBrainz(ctx, conn, dir, edn.LoadOptions{})
 	require.NoError(b, err)
 	db, err := conn.DB(ctx)
 	require.NoError(b, err)

@@ -5,6 +5,8 @@
 #
 #   eval "$(.ci/s3-server.sh)"        # start a server and export its settings
 #   go test ./...                     # S3 tests now run instead of skipping
+#   eval "$(.ci/s3-server.sh aws-env)" # the AWS SDK's standard variables for it,
+#                                     # for the examples and cmd/dcbackup
 #   .ci/s3-server.sh stop             # stop the server this shell started
 #
 # Each start without DCBACKUP_S3_STATE starts its own server, in a new
@@ -15,6 +17,10 @@
 #
 # stdout carries only the `export DCBACKUP_S3_...` lines; progress goes to
 # stderr. The same lines are in $DCBACKUP_S3_STATE/env for `source`.
+# The DCBACKUP_S3_* variables describe the server to the tests; programs
+# are configured through the AWS SDK's own variables, which `aws-env`
+# prints (AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY).
 #
 # Environment (all optional):
 #   DCBACKUP_S3_STATE   state directory (pid, port, env, log, data) of the
@@ -48,7 +54,7 @@ installed() {
 install() {
 	installed && return 0
 	command -v go >/dev/null || { log "go is not on PATH"; exit 1; }
-	log "installing versitygw $VERSITYGW_VERSION into $bindir (about a minute)"
+	log "installing versitygw $VERSITYGW_VERSION into $bindir (with empty Go caches: about 300 MB of modules, 2.5 minutes on 2 idle cores)"
 	mkdir -p "$bindir"
 	local t0=$SECONDS
 	# Outside any module, so the repository's go.mod plays no part.
@@ -84,6 +90,15 @@ running_pid() {
 
 print_env() {
 	cat "$state/env"
+}
+
+print_aws_env() {
+	cat <<EOF
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$state/port")
+export AWS_REGION=$region
+export AWS_ACCESS_KEY_ID=$access_key
+export AWS_SECRET_ACCESS_KEY=$secret_key
+EOF
 }
 
 stop() {
@@ -202,9 +217,10 @@ case "${1:-start}" in
 start) start ;;
 stop) stop ;;
 env) [ -n "$state" ] && running_pid >/dev/null && print_env || { log "not running"; exit 1; } ;;
+aws-env) [ -n "$state" ] && running_pid >/dev/null && print_aws_env || { log "not running: start it first with eval \"\$(.ci/s3-server.sh)\""; exit 1; } ;;
 install) install ;;
 *)
-	echo "usage: $0 [start|stop|env|install]" >&2
+	echo "usage: $0 [start|stop|env|aws-env|install]" >&2
 	exit 2
 	;;
 esac

@@ -14,6 +14,8 @@
 //	dump    one segment as JSON lines, one datom per line, with attribute idents
 //	stats   totals per database: segments, transactions, datoms, bytes, t and
 //	        instant range, datoms per attribute
+//	version module version, VCS revision, Go version, segment format
+//	        (also dcbackup -version)
 //	help    this text, or `dcbackup help <command>` for a command's flags
 //
 // # Selecting a store
@@ -31,13 +33,12 @@
 // S3 is configured the way every aws-sdk-go-v2 program is: the default
 // configuration chain (AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID /
 // AWS_SECRET_ACCESS_KEY, shared config and credentials files, SSO,
-// instance roles, AWS_ENDPOINT_URL_S3). For an S3-compatible server
-// (versitygw, MinIO, Ceph, ...) give its URL with -s3-endpoint or
-// DCBACKUP_S3_ENDPOINT: addressing is then path-style (as it is with
-// DCBACKUP_S3_PATH_STYLE=1), and the region defaults to us-east-1. The
-// variables DCBACKUP_S3_ACCESS_KEY, DCBACKUP_S3_SECRET_KEY and
-// DCBACKUP_S3_REGION, which the repository's S3 test server prints, take
-// precedence over the default chain when set.
+// instance roles, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL). Two flags
+// adjust it for an S3-compatible server (versitygw, MinIO, Ceph, ...):
+// -s3-endpoint URL replaces the configured endpoint, and -s3-path-style
+// (default: on when an endpoint is configured, by the flag or the SDK)
+// chooses path-style addressing; with an endpoint and no region, the
+// region is us-east-1.
 //
 // # Output
 //
@@ -123,7 +124,7 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{lsCommand(), verifyCommand(), dumpCommand(), statsCommand()}
+	return []command{lsCommand(), verifyCommand(), dumpCommand(), statsCommand(), versionCommand()}
 }
 
 // cmdline carries what every command needs: output streams and the
@@ -158,6 +159,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 	switch name {
 	case "help", "-h", "-help", "--help":
 		return help(args[1:], stdout, stderr)
+	case "-version", "--version":
+		name, args = "version", append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name == name {

@@ -30,11 +30,13 @@ func TestS3(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, len(segs), 3)
 	where := "s3://" + bucket + "/backups"
-	env := []string{
-		"DCBACKUP_S3_ENDPOINT=" + srv.Endpoint,
-		"DCBACKUP_S3_ACCESS_KEY=" + srv.AccessKey,
-		"DCBACKUP_S3_SECRET_KEY=" + srv.SecretKey,
-		"DCBACKUP_S3_REGION=" + srv.Region,
+	// Configured as users configure the AWS SDK: its standard environment.
+	var env, noEndpoint []string
+	for k, v := range srv.AWSEnv() {
+		env = append(env, k+"="+v)
+		if k != "AWS_ENDPOINT_URL_S3" {
+			noEndpoint = append(noEndpoint, k+"="+v)
+		}
 	}
 
 	// ls, from the environment, and with the endpoint as a flag.
@@ -46,7 +48,7 @@ func TestS3(t *testing.T) {
 	assert.Equal(t, len(segs), ls.Summary.Segments)
 	assert.Equal(t, f.result.Bytes, ls.Summary.Bytes)
 	assert.Zero(t, ls.Summary.Gaps)
-	r2 := runCmd(t, env[1:], "ls", "-store", where+"/", "-db", "db", "-json", "-s3-endpoint", srv.Endpoint)
+	r2 := runCmd(t, noEndpoint, "ls", "-store", where+"/", "-db", "db", "-json", "-s3-endpoint", srv.Endpoint)
 	require.Equal(t, exitOK, r2.code, r2.stderr)
 	assert.Equal(t, r.stdout, r2.stdout)
 	r = runCmd(t, env, "ls", "-store", where)

@@ -9,12 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dcbackup/dcbackup"
@@ -22,27 +19,22 @@ import (
 
 // Environment variables the command reads (besides the AWS SDK's own).
 const (
-	envStore     = "DCBACKUP_STORE"
-	envDB        = "DCBACKUP_DB"
-	envEndpoint  = "DCBACKUP_S3_ENDPOINT"
-	envAccessKey = "DCBACKUP_S3_ACCESS_KEY"
-	envSecretKey = "DCBACKUP_S3_SECRET_KEY"
-	envRegion    = "DCBACKUP_S3_REGION"
-	envPathStyle = "DCBACKUP_S3_PATH_STYLE"
+	envStore = "DCBACKUP_STORE"
+	envDB    = "DCBACKUP_DB"
 )
 
 // storeFlags are the flags that select a store and a database.
 type storeFlags struct {
-	store    string
-	db       string
-	endpoint string
+	store string
+	db    string
+	s3    s3Flags
 }
 
 func addStoreFlags(fs *flag.FlagSet, getenv env) *storeFlags {
 	var f storeFlags
 	fs.StringVar(&f.store, "store", getenv(envStore), "the store: a directory, or s3://bucket/prefix (env "+envStore+")")
 	fs.StringVar(&f.db, "db", getenv(envDB), "database name in the store (env "+envDB+")")
-	fs.StringVar(&f.endpoint, "s3-endpoint", getenv(envEndpoint), "URL of an S3-compatible server, path-style (env "+envEndpoint+")")
+	f.s3.add(fs)
 	return &f
 }
 
@@ -67,7 +59,7 @@ func (f *storeFlags) open(ctx context.Context, getenv env) (*storeHandle, error)
 	case f.store == "":
 		return nil, errNoStore
 	case strings.HasPrefix(f.store, "s3://"):
-		return f.openS3(ctx, getenv)
+		return f.openS3(ctx)
 	case strings.Contains(f.store, "://"):
 		return nil, fmt.Errorf("store %q: only directories and s3:// URLs are supported", f.store)
 	}
@@ -128,12 +120,12 @@ func parseS3URL(u string) (bucket, prefix string, err error) {
 	return bucket, strings.Trim(prefix, "/"), nil
 }
 
-func (f *storeFlags) openS3(ctx context.Context, getenv env) (*storeHandle, error) {
+func (f *storeFlags) openS3(ctx context.Context) (*storeHandle, error) {
 	bucket, prefix, err := parseS3URL(f.store)
 	if err != nil {
 		return nil, err
 	}
-	client, err := newS3Client(ctx, f.endpoint, getenv)
+	client, err := f.s3.client(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -149,44 +141,6 @@ func (f *storeFlags) openS3(ctx context.Context, getenv env) (*storeHandle, erro
 			return s3Databases(ctx, client, bucket, st.Prefix())
 		},
 	}, nil
-}
-
-// newS3Client builds a client from the AWS default configuration chain,
-// adjusted by the DCBACKUP_S3_* variables and the endpoint.
-func newS3Client(ctx context.Context, endpoint string, getenv env) (*s3.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	if r := getenv(envRegion); r != "" {
-		opts = append(opts, config.WithRegion(r))
-	}
-	ak, sk := getenv(envAccessKey), getenv(envSecretKey)
-	switch {
-	case ak != "" && sk != "":
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(ak, sk, "")))
-	case ak != "" || sk != "":
-		return nil, fmt.Errorf("set both %s and %s, or neither", envAccessKey, envSecretKey)
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	pathStyle := endpoint != ""
-	if v := getenv(envPathStyle); v != "" {
-		if pathStyle, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("%s: %w", envPathStyle, err)
-		}
-	}
-	if cfg.Region == "" {
-		if endpoint == "" && cfg.BaseEndpoint == nil {
-			return nil, errors.New("no AWS region: set AWS_REGION (or a region in the AWS config file)")
-		}
-		cfg.Region = "us-east-1" // what S3-compatible servers usually expect
-	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		o.UsePathStyle = pathStyle
-	}), nil
 }
 
 // s3Databases lists the database names directly under prefix.

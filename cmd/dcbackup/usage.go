@@ -20,9 +20,10 @@ Commands:
 
 const usageFooter = `
 Every command takes -store DIR or -store s3://bucket/prefix, and -db NAME
-(defaults: $DCBACKUP_STORE, $DCBACKUP_DB). S3 credentials and region come
-from the standard AWS environment and configuration files; for an
-S3-compatible server set -s3-endpoint URL (or $DCBACKUP_S3_ENDPOINT).
+(defaults: $DCBACKUP_STORE, $DCBACKUP_DB). S3 credentials, region and
+endpoint come from the AWS SDK's standard environment and configuration
+files (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...); -s3-endpoint URL
+and -s3-path-style override the endpoint and the addressing style.
 
 Exit status: 0 success (verify: healthy), 1 unhealthy backup, 2 usage or I/O error.
 

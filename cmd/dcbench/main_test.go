@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dcbackup/dcbackup/internal/sampledata"
 )
 
 // The command's modes run end to end on small workloads (figures are not
@@ -22,9 +23,6 @@ func TestModes(t *testing.T) {
 }
 
 func TestMBrainz(t *testing.T) {
-	const dir = "../../../shared/data/mbrainz"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("MusicBrainz sample not available: %v", err)
-	}
+	dir := sampledata.Path(t, "mbrainz")
 	require.NoError(t, run(context.Background(), config{mbrainz: dir, dir: t.TempDir(), conc: 2, mode: "all"}))
 }

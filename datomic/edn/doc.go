@@ -1,7 +1,8 @@
 // Package edn reads EDN (extensible data notation) and turns Datomic
 // transaction data written in it into [datomic.Op] values. It is written for
-// the sample data in ../shared/data (the MusicBrainz batches and the Day of
-// Datomic transactions) and for loading such data into a [datomic.Conn].
+// the public sample data (the MusicBrainz batches of Datomic's mbrainz
+// importer and the Day of Datomic transactions; see the repository README,
+// "Sample data") and for loading such data into a [datomic.Conn].
 //
 // # Reader
 //

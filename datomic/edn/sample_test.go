@@ -9,18 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/internal/sampledata"
 )
 
-// sampleDir is the shared sample data, relative to this package directory.
-const sampleDir = "../../../shared/data"
-
+// sampleFile returns a file or directory of the sample data, or skips t
+// without it (see internal/sampledata).
 func sampleFile(t testing.TB, parts ...string) string {
 	t.Helper()
-	p := filepath.Join(append([]string{sampleDir}, parts...)...)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("sample data not available (it is expected in ../shared/data beside the repository): %v", err)
-	}
-	return p
+	return sampledata.Path(t, parts...)
 }
 
 func decodeFile(t testing.TB, path string) []any {

@@ -48,7 +48,7 @@ type settings struct {
 	bucket, prefix               string
 	interval                     time.Duration
 	listen                       string
-	pathStyle                    bool
+	pathStyle                    *bool // nil: path-style when an S3 endpoint is configured
 
 	// httpClient, when set, reaches the Datomic endpoint (a test's fake
 	// system); onResult, when set, sees every backup round.
@@ -66,8 +66,11 @@ func main() {
 	flag.StringVar(&s.prefix, "prefix", "dcbackup", "key prefix in the bucket")
 	flag.DurationVar(&s.interval, "interval", time.Minute, "pause between backup rounds once up to date")
 	flag.StringVar(&s.listen, "listen", "", "address of the /healthz endpoint (e.g. :8080; empty: none)")
-	pathStyle, _ := strconv.ParseBool(os.Getenv("DCBACKUP_S3_PATH_STYLE"))
-	flag.BoolVar(&s.pathStyle, "path-style", pathStyle, "path-style S3 addressing, for S3-compatible servers (env DCBACKUP_S3_PATH_STYLE)")
+	flag.BoolFunc("s3-path-style", "path-style S3 addressing; default: on when an S3 endpoint is configured (AWS_ENDPOINT_URL_S3)", func(v string) error {
+		b, err := strconv.ParseBool(v)
+		s.pathStyle = &b
+		return err
+	})
 	flag.Parse()
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -90,7 +93,12 @@ func run(ctx context.Context, s settings, logger *slog.Logger) error {
 	}
 	// One S3 client reads the system's keyfiles and writes the backups.
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		o.UsePathStyle = s.pathStyle
+		// S3-compatible servers (an endpoint from AWS_ENDPOINT_URL_S3 or the
+		// profile) usually want path-style addressing.
+		o.UsePathStyle = o.BaseEndpoint != nil
+		if s.pathStyle != nil {
+			o.UsePathStyle = *s.pathStyle
+		}
 		if o.Region == "" {
 			o.Region = s.region
 		}

@@ -61,7 +61,7 @@ func TestService(t *testing.T) {
 	defer cancel()
 	s := settings{
 		endpoint: system.URL(), system: "prod", db: "orders", bucket: bucket, prefix: "backups",
-		interval: time.Hour, pathStyle: true, httpClient: system.Client(),
+		interval: time.Hour, httpClient: system.Client(), // path-style: AWS_ENDPOINT_URL_S3 is set
 		onResult: func(r dcbackup.BackupResult, err error) {
 			if err != nil {
 				t.Errorf("backup round: %v", err)

@@ -1,40 +1,52 @@
 package main
 
 import (
-	"path/filepath"
+	"bytes"
+	"context"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dcbackup/dcbackup/internal/s3test"
 )
 
 // TestDemo runs the example's commands against the test server, configured
-// only through the standard AWS environment variables, as a user would.
+// only through the AWS SDK's standard environment, as a user would.
 func TestDemo(t *testing.T) {
-	srv := s3test.Require(t)
+	srv := s3test.SetAWSEnv(t)
 	bucket := s3test.NewBucket(t, s3test.NewClient(t))
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL_S3":         srv.Endpoint,
-		"AWS_REGION":                  srv.Region,
-		"AWS_ACCESS_KEY_ID":           srv.AccessKey,
-		"AWS_SECRET_ACCESS_KEY":       srv.SecretKey,
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_PROFILE":                 "",
-		"AWS_CONFIG_FILE":             none, // keep the developer's files out
-		"AWS_SHARED_CREDENTIALS_FILE": none,
-		"DCBACKUP_S3_PATH_STYLE":      "true",
-	} {
-		t.Setenv(k, v)
-	}
 	ctx := t.Context()
-	data := filepath.Join("..", "..", "..", "shared", "data", "mbrainz")
-	require.NoError(t, run(ctx, "demo", bucket, "dcbackup", "mbrainz", false, data))
-	require.NoError(t, run(ctx, "list", bucket, "dcbackup", "mbrainz", false, data))
-	require.NoError(t, run(ctx, "last", bucket, "dcbackup", "mbrainz", false, data))
+	o := options{store: "s3://" + bucket + "/dcbackup", db: "shop"}
+	var out bytes.Buffer
+	require.NoError(t, run(ctx, &out, "demo", o))
+	assert.Regexp(t, `(?m)^verified: 2001 transactions, \d+ datoms identical modulo ids$`, out.String())
+	out.Reset()
+	require.NoError(t, run(ctx, &out, "list", o))
+	assert.Regexp(t, `(?m)^\d+ segments, \d+ bytes in s3://`+bucket+`/dcbackup/shop/$`, out.String())
+	out.Reset()
+	require.NoError(t, run(ctx, &out, "last", o))
+	assert.Contains(t, out.String(), "last segment ")
 	// A second demo into the same database is refused: it would back up a
 	// different in-memory source under the same name.
-	require.ErrorContains(t, run(ctx, "demo", bucket, "dcbackup", "mbrainz", false, data), "already holds segments")
-	require.Error(t, run(ctx, "nonsense", bucket, "dcbackup", "mbrainz", false, data))
+	require.ErrorContains(t, run(ctx, &out, "demo", o), "already holds segments")
+	require.Error(t, run(ctx, &out, "nonsense", o))
+
+	// The endpoint given as a flag instead, and a bucket created by the
+	// example.
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	o = options{store: "s3://" + bucket + "-2", db: "shop", endpoint: srv.Endpoint, createBucket: true}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // t.Context is done
+		defer cancel()
+		assert.NoError(t, s3test.RemoveBucket(ctx, s3test.NewClient(t), bucket+"-2"))
+	})
+	out.Reset()
+	require.NoError(t, run(ctx, &out, "demo", o))
+	assert.Contains(t, out.String(), "verified: ")
+
+	_, err := newClient(ctx, "localhost:7070", nil)
+	assert.ErrorContains(t, err, `-s3-endpoint "localhost:7070": want a URL`)
+	require.ErrorContains(t, run(ctx, &out, "list", options{store: "bucket/prefix"}), "want s3://bucket/prefix")
 }

@@ -1,18 +1,21 @@
 // Command scheduler shows how a service runs dcbackup for months: a
 // continuous backup of a live database into a store, and a standby replica
-// that follows the store, each in its own goroutine, with progress on the
-// terminal and structured logs through log/slog.
+// that follows the store, each in its own goroutine, reporting through
+// log/slog (structured records on stderr; -v adds one per segment).
 //
-// Here the live database is an in-memory Datomic that a writer keeps
-// changing; in a service it would be a datomic/peer connection.
+// Here the live database is an in-memory Datomic that a small order
+// system (app.go) keeps changing; in a service it would be a
+// datomic/peer connection, and the store an S3 bucket.
 //
-//	go run ./examples/scheduler [-for 10s] [-dir DIR]
+//	go run ./examples/scheduler [-for 10s] [-dir DIR] [-v]
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -21,32 +24,39 @@ import (
 
 	"github.com/dcbackup/dcbackup"
 	"github.com/dcbackup/dcbackup/datomic/mem"
-	"github.com/dcbackup/dcbackup/internal/histgen"
 )
 
 func main() {
 	runFor := flag.Duration("for", 10*time.Second, "how long to run")
 	dir := flag.String("dir", "", "backup directory (default: a temporary one, removed at the end)")
-	verbose := flag.Bool("v", false, "log every segment")
+	verbose := flag.Bool("v", false, "also log every segment written and restored")
 	flag.Parse()
-	if err := run(*runFor, *dir, *verbose); err != nil {
-		fmt.Fprintln(os.Stderr, "scheduler:", err)
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout, logger, *runFor, *dir); err != nil {
+		logger.Error("scheduler failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(runFor time.Duration, dir string, verbose bool) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, runFor)
-	defer cancel()
+// The intervals of this demonstration; a service would back up every
+// minute and poll every few seconds.
+const (
+	backupInterval = time.Second
+	pollInterval   = 500 * time.Millisecond
+	writeEvery     = 5 * time.Millisecond
+)
 
-	level := slog.LevelInfo
-	if verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-
+// run keeps a database changing for runFor while it is backed up into
+// dir and replicated into a standby, then catches up, verifies the
+// standby and prints the outcome on w.
+func run(ctx context.Context, w io.Writer, logger *slog.Logger, runFor time.Duration, dir string) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "dcbackup-scheduler-")
 		if err != nil {
@@ -61,66 +71,76 @@ func run(runFor time.Duration, dir string, verbose bool) error {
 	}
 	source := mem.New(mem.Options{SharedCounter: true})
 	standby := mem.New(mem.Options{})
-	gen, err := histgen.New(ctx, source, histgen.Config{Seed: uint64(time.Now().UnixNano())})
+	application, err := newApp(ctx, source, uint64(time.Now().UnixNano()))
 	if err != nil {
 		return err
 	}
 
+	runCtx, cancel := context.WithTimeout(ctx, runFor)
+	defer cancel()
 	var wg sync.WaitGroup
-	var backupErr, replicaErr error
-	wg.Add(3)
+	var writeErr, backupErr, replicaErr error
 	// The application keeps writing.
-	go func() {
-		defer wg.Done()
-		for ctx.Err() == nil {
-			if _, err := gen.Run(ctx, 20); err != nil && ctx.Err() == nil {
-				logger.Error("writer", "err", err)
+	wg.Go(func() {
+		tick := time.NewTicker(writeEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-tick.C:
 			}
-			_ = sleepCtx(ctx, 50*time.Millisecond)
+			if err := application.step(runCtx); err != nil && runCtx.Err() == nil {
+				writeErr = err
+				cancel()
+				return
+			}
 		}
-	}()
-	// Backup: every second here; every minute is typical.
-	go func() {
-		defer wg.Done()
-		backupErr = dcbackup.ContinuousBackup(ctx, "orders", source, store, &dcbackup.ContinuousBackupOptions{
-			Interval: time.Second,
+	})
+	// Backup: BackupNext while there is more, then a pause.
+	wg.Go(func() {
+		backupErr = dcbackup.ContinuousBackup(runCtx, "orders", source, store, &dcbackup.ContinuousBackupOptions{
+			Interval: backupInterval,
 			Backup:   dcbackup.BackupOptions{Logger: logger},
 			OnResult: func(r dcbackup.BackupResult, err error) {
-				if err != nil {
-					logger.Error("backup failed", "err", err) // alert here
+				switch {
+				case err != nil:
+					// ContinuousBackup retries with backoff: alert here.
+					logger.Error("backup failed", "err", err)
+				case r.Segments > 0:
+					logger.Info("backed up", "segments", r.Segments, "transactions", r.Transactions,
+						"datoms", r.Datoms, "bytes", r.Bytes, "end_t", r.EndT, "more", r.More)
 				}
 			},
 		})
-	}()
-	// Standby: follows the store and reports its lag.
-	go func() {
-		defer wg.Done()
-		replicaErr = dcbackup.Replicate(ctx, "orders", store, standby, &dcbackup.ReplicateOptions{
-			PollInterval: 500 * time.Millisecond,
-			Restore: dcbackup.RestoreOptions{
-				Logger: logger,
-				Progress: func(p dcbackup.Progress) {
-					fmt.Fprintf(os.Stderr, "\rstandby: %d txs, %d datoms restored, source t %d   ",
-						p.Transactions, p.Datoms, p.T)
-				},
-			},
+	})
+	// Standby: follows the store and reports its lag. It starts with the
+	// backup, so it waits for the first segment; transient errors are
+	// retried and logged by Replicate itself.
+	wg.Go(func() {
+		replicaErr = dcbackup.Replicate(runCtx, "orders", store, standby, &dcbackup.ReplicateOptions{
+			PollInterval:       pollInterval,
+			WaitForFirstBackup: true,
+			Restore:            dcbackup.RestoreOptions{Logger: logger},
 			OnLag: func(l dcbackup.Lag) {
-				if !l.CaughtUp() {
-					logger.Debug("standby behind", "store_end_t", l.StoreEndT, "restored_t", l.RestoredT)
+				if l.Applied > 0 {
+					logger.Info("standby restored", "transactions", l.Applied, "restored_t", l.RestoredT,
+						"store_end_t", l.StoreEndT, "caught_up", l.CaughtUp())
 				}
 			},
 		})
-	}()
+	})
 	wg.Wait()
-	fmt.Fprintln(os.Stderr)
-	if !isDone(backupErr) || !isDone(replicaErr) {
-		return fmt.Errorf("backup: %v; standby: %v", backupErr, replicaErr)
+	if err := ctx.Err(); err != nil {
+		return err // interrupted
+	}
+	if err := errors.Join(writeErr, stopped(backupErr), stopped(replicaErr)); err != nil {
+		return err
 	}
 
-	// Final catch-up and a check, as a drill would do.
-	final := context.Background()
+	// Final catch-up and a check, as a restore drill would do.
 	for {
-		r, err := dcbackup.BackupNext(final, "orders", source, store, nil)
+		r, err := dcbackup.BackupNext(ctx, "orders", source, store, nil)
 		if err != nil {
 			return err
 		}
@@ -128,33 +148,29 @@ func run(runFor time.Duration, dir string, verbose bool) error {
 			break
 		}
 	}
-	if _, err := dcbackup.Restore(final, "orders", store, standby, nil); err != nil {
+	if _, err := dcbackup.Restore(ctx, "orders", store, standby, nil); err != nil {
 		return err
 	}
-	rep, err := dcbackup.Verify(final, source, standby, nil)
+	rep, err := dcbackup.Verify(ctx, source, standby, nil)
 	if err != nil {
 		return err
 	}
-	segs, _ := store.List(final, "orders", 0)
-	fmt.Printf("ran %s: %d segments, standby verified identical over %d transactions and %d datoms: %v\n",
-		runFor, len(segs), rep.Transactions, rep.Datoms, rep.OK())
 	if !rep.OK() {
-		return fmt.Errorf("differences: %v", rep.Differences)
+		return fmt.Errorf("standby differs from the source: %v", rep.Differences)
 	}
+	segs, err := store.List(ctx, "orders", 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "ran %s: %d segments; standby verified identical over %d transactions and %d datoms\n",
+		runFor, len(segs), rep.Transactions, rep.Datoms)
 	return nil
 }
 
-func isDone(err error) bool {
-	return err == nil || err == context.DeadlineExceeded || err == context.Canceled
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
+// stopped returns nil for the error a loop returns when its context ends.
+func stopped(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return nil
 	}
+	return err
 }

@@ -10,6 +10,10 @@
 //
 // Without DCBACKUP_S3_ENDPOINT the tests that need the server skip, saying
 // how to start it; with DCBACKUP_REQUIRE_S3=1 (set by CI) they fail instead.
+//
+// These variables describe the test server only. Programs (the examples,
+// cmd/dcbackup) are configured the way users configure them, through the
+// AWS SDK's standard environment: [Server.AWSEnv] and [SetAWSEnv] give it.
 package s3test
 
 import (
@@ -70,6 +74,53 @@ func Require(t testing.TB) Server {
 		t.Skip(HowToStart)
 	}
 	return srv
+}
+
+// AWSEnv returns the AWS SDK's standard environment variables that point
+// a program configured from the default chain (config.LoadDefaultConfig)
+// at the server: endpoint, region and static credentials. The shared
+// config and credentials files are set to os.DevNull and the profile,
+// session token and global endpoint are emptied, so that the developer's
+// own AWS configuration plays no part.
+func (s Server) AWSEnv() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL_S3":         s.Endpoint,
+		"AWS_REGION":                  s.Region,
+		"AWS_ACCESS_KEY_ID":           s.AccessKey,
+		"AWS_SECRET_ACCESS_KEY":       s.SecretKey,
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	}
+}
+
+// SetAWSEnv configures the AWS SDK's environment of this process for the
+// server (see [Server.AWSEnv]) until t ends: every other AWS_* variable is
+// unset. It skips or fails t like [Require] without a server.
+func SetAWSEnv(t *testing.T) Server {
+	t.Helper()
+	srv := Require(t)
+	ClearAWSEnv(t)
+	for k, v := range srv.AWSEnv() {
+		t.Setenv(k, v)
+	}
+	return srv
+}
+
+// ClearAWSEnv unsets every AWS_* environment variable until t ends, and
+// points the shared config and credentials files at os.DevNull, so that
+// a test sees none of the developer's AWS configuration.
+func ClearAWSEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "") // restored when t ends
+			if err := os.Unsetenv(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 }
 
 // NewClient returns a client for the configured server (see Require),
