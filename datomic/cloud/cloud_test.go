@@ -84,7 +84,7 @@ func TestLogAndTransact(t *testing.T) {
 			"t/ref":       []any{datomic.TempID("bob")},
 			"t/component": datomic.EntityMap{"t/string": "part"},
 			"t/pair":      datomic.Tuple{int64(1), int64(2)},
-			"t/mixed":     datomic.Tuple{"x", float32(1.25)},
+			"t/mixed":     datomic.Tuple{"x", 1.25},
 		},
 		datomic.Add{E: datomic.TempID("bob"), A: kw("t/string"), V: "Bob"},
 	})
@@ -112,7 +112,7 @@ func TestLogAndTransact(t *testing.T) {
 	a, ok, err := db.Attribute(ctx, kw("t/mixed"))
 	require.NoError(t, err)
 	require.True(t, ok)
-	assert.Equal(t, []datomic.ValueType{datomic.TypeString, datomic.TypeFloat}, a.TupleTypes)
+	assert.Equal(t, []datomic.ValueType{datomic.TypeString, datomic.TypeDouble}, a.TupleTypes)
 	n := 0
 	for _, err := range db.IndexRange(ctx, kw("t/long"), nil, nil) {
 		require.NoError(t, err)

@@ -115,7 +115,7 @@ func schema() []datomic.Op {
 		attr("t/ref", "ref", "many"),
 		attr("t/component", "ref", "one", "db/isComponent", true),
 		attr("t/pair", "tuple", "one", "db/tupleType", kw("db.type/long")),
-		attr("t/mixed", "tuple", "one", "db/tupleTypes", datomic.Tuple{kw("db.type/string"), kw("db.type/float")}),
+		attr("t/mixed", "tuple", "one", "db/tupleTypes", datomic.Tuple{kw("db.type/string"), kw("db.type/double")}),
 	}
 }
 
