@@ -116,3 +116,18 @@ func TestErrorsStateEachFactOnce(t *testing.T) {
 	}
 	_ = segs
 }
+
+func TestNilArgumentsAreErrors(t *testing.T) {
+	ctx := testCtx(t)
+	store := dcbackup.NewMemStore()
+	_, err := dcbackup.Verify(ctx, nil, newTarget(), nil)
+	require.ErrorContains(t, err, "nil source or target")
+	_, err = dcbackup.Backup(ctx, "db", nil, store, nil)
+	require.ErrorContains(t, err, "nil source connection")
+	_, err = dcbackup.Restore(ctx, "db", store, nil, nil)
+	require.ErrorContains(t, err, "nil target connection")
+	_, err = dcbackup.Repair(ctx, "db", newTarget(), nil, nil)
+	require.ErrorContains(t, err, "nil store")
+	_, err = dcbackup.Gaps(ctx, "db", nil)
+	require.ErrorContains(t, err, "nil store")
+}

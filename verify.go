@@ -2,6 +2,7 @@ package dcbackup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -76,6 +77,9 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 		maxDiff = 20
 	}
 	rep := VerifyReport{LastT: -1}
+	if source == nil || target == nil {
+		return rep, errors.New("dcbackup: verify: nil source or target connection")
+	}
 	v, err := newVerifier(ctx, source, target, opts.CacheSize, opts.ElideAttributes)
 	if v != nil {
 		v.noPartitions = hasNoPartitions(ctx, target)
