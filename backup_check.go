@@ -81,6 +81,9 @@ func (r *backupRun) continues(ctx context.Context, s scannedSegment, res *Backup
 		return TxLink{}, err
 	}
 	if excised {
+		if err := r.onlyExcised(ctx, s.Info, last.T); err != nil {
+			return TxLink{}, err
+		}
 		res.Excised = true
 		r.log.Warn("the source excised data that the store still holds; PurgeExcised removes it from the store",
 			"t", last.T, "start_t", s.Info.StartT, "end_t", s.Info.EndT)
@@ -89,6 +92,44 @@ func (r *backupRun) continues(ctx context.Context, s scannedSegment, res *Backup
 		return r.linkBefore(ctx, s.Info.StartT)
 	}
 	return last, nil
+}
+
+// onlyExcised checks, where the store's segment can be read, that the
+// source's transaction at t holds nothing the store's does not: an
+// excision removes datoms, it adds none. (An encrypted segment without
+// an identity cannot be read: the excision is then taken for the cause.)
+func (r *backupRun) onlyExcised(ctx context.Context, info SegmentInfo, t int64) error {
+	data, err := r.store.Load(ctx, r.db, info)
+	if err != nil {
+		return segmentError(info, err)
+	}
+	seg, err := DecodeSegment(data, info, withDB(r.opts.Decode, r.db))
+	if errors.Is(err, ErrNoKey) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	i := txIndex(seg, t)
+	if i < 0 {
+		return &SourceMismatchError{DB: r.db, Segment: info, What: fmt.Sprintf("the store's segment has no transaction at t %d", t)}
+	}
+	held := map[string]bool{}
+	for _, d := range seg.Txs[i].Datoms {
+		held[datomKey(d.E, d.A, d.V, d.Added)] = true
+	}
+	for tx, err := range r.schema.userTxs(ctx, r.conn, t, t+1) {
+		if err != nil {
+			return fmt.Errorf("read log at t %d: %w", t, err)
+		}
+		for _, d := range tx.Datoms {
+			if !held[datomKey(d.E, d.A, d.V, d.Added)] {
+				return &SourceMismatchError{DB: r.db, Segment: info, What: fmt.Sprintf(
+					"the source's transaction t %d holds %s, which the store's does not: not an excision's doing", t, d)}
+			}
+		}
+	}
+	return nil
 }
 
 // v1Last returns the link of the last transaction of a version 1 segment,
@@ -142,6 +183,9 @@ func (r *backupRun) linkBefore(ctx context.Context, t int64) (TxLink, error) {
 // before t, read from the source's log backwards, one listed segment's
 // range at a time.
 func (r *backupRun) sourceLinkBefore(ctx context.Context, t int64, segs []SegmentInfo) (TxLink, error) {
+	if t <= 0 {
+		return NoTx, nil
+	}
 	starts := []int64{0}
 	for _, info := range segs {
 		if info.StartT < t {
@@ -153,6 +197,9 @@ func (r *backupRun) sourceLinkBefore(ctx context.Context, t int64, segs []Segmen
 	end := t
 	for i := len(starts) - 1; i >= 0; i-- {
 		from := starts[i]
+		if from >= end {
+			continue // an end of 0 would mean no end
+		}
 		var last *TxLink
 		for tx, err := range r.schema.userTxs(ctx, r.conn, from, end) {
 			if err != nil {

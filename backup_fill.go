@@ -39,8 +39,9 @@ func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 // digests), moves damaged segments aside (Healed), and backs up from the
 // source every range that no sound segment covers, in parallel, after the
 // same checks as Backup. It only fills holes: it does not extend the backup
-// past the end of its last segment (BackupNext or Backup do that). EndT is
-// that end: the store covers [0, EndT) without a gap once Repair succeeds.
+// past the end of its last segment (BackupNext or Backup do that), nor
+// past the source's basis. EndT is that end: the store covers [0, EndT)
+// without a gap once Repair succeeds.
 func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
 	return backupCall(ctx, "repair", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
 		var res BackupResult
@@ -48,10 +49,13 @@ func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 		if err != nil {
 			return res, err
 		}
-		filled, err := r.fillGaps(ctx, st, st.end)
+		// A damaged segment's name may reach past what the source has:
+		// no range beyond the basis is ever written.
+		end := min(st.end, r.basis+1)
+		filled, err := r.fillGaps(ctx, st, end)
 		res.add(filled)
 		if err == nil {
-			res.EndT = st.end
+			res.EndT = end
 		}
 		return res, err
 	})

@@ -143,21 +143,60 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 // (a schema upgrade) or only gives entities their original id (entities
 // created for tuples to refer to).
 func checkOnlyBookkeeping(ctx context.Context, target datomic.Conn, st targetState, t int64) error {
-	own := map[int64]bool{st.origAttr: true, st.markerAttr: true, st.lineageAttr: true, st.linkAttr: true, st.pendingAttr: true}
+	db, err := target.DB(ctx)
+	if err != nil {
+		return fmt.Errorf("read target database: %w", err)
+	}
+	instant, _, err := db.Entid(ctx, txInstantAttr)
+	if err != nil {
+		return fmt.Errorf("read target schema: %w", err)
+	}
+	own := ownTxRule{attrs: map[int64]bool{st.origAttr: true, st.markerAttr: true, st.lineageAttr: true, st.linkAttr: true, st.pendingAttr: true},
+		origAttr: st.origAttr, linkAttr: st.linkAttr, instant: instant}
 	for tx, err := range target.TxRange(ctx, t, 0) {
 		if err != nil {
 			return fmt.Errorf("read target log: %w", err)
 		}
-		for _, d := range tx.Datoms {
-			if v, ok := d.V.(int64); ok && own[v] {
-				continue // installs a bookkeeping attribute
-			}
-			if d.E != d.Tx && !own[d.E] && d.A != st.origAttr {
-				return fmt.Errorf("the target's transaction t %d, after the last restored one, asserted %s", tx.T, d)
-			}
+		if d, ok := own.foreign(tx); ok {
+			return fmt.Errorf("the target's transaction t %d, after the last restored one, asserted %s", tx.T, d)
 		}
 	}
 	return nil
+}
+
+// ownTxRule tells the restore's own transactions, which restore no source
+// transaction, from anyone else's: the transaction installing the
+// bookkeeping attributes (every datom on one of them, or installing one),
+// and those that create entities for tuples to refer to or give excised
+// entities their original ids again (tagged with SourceLinkAttr on the
+// transaction entity, and asserting only original ids).
+type ownTxRule struct {
+	// attrs are the bookkeeping attributes' ids.
+	attrs                       map[int64]bool
+	origAttr, linkAttr, instant int64
+}
+
+// foreign returns a datom of tx that no transaction of the restore's own
+// asserts; ok is false when tx is one of the restore's own.
+func (o ownTxRule) foreign(tx datomic.Tx) (datomic.Datom, bool) {
+	tagged := false
+	for _, d := range tx.Datoms {
+		if d.E == d.Tx && d.A == o.linkAttr && d.Added {
+			tagged = true
+		}
+	}
+	for _, d := range tx.Datoms {
+		v, isID := d.V.(int64)
+		switch {
+		case o.attrs[d.E]:
+		case d.E == datomic.PartDB && isID && o.attrs[v]: // [:db.part/db :db.install/attribute a]
+		case d.E == d.Tx && (d.A == o.instant || d.A == o.linkAttr && tagged):
+		case tagged && d.A == o.origAttr && d.Added:
+		default:
+			return d, true
+		}
+	}
+	return datomic.Datom{}, false
 }
 
 // checkTargetEmpty fails unless the target's log holds nothing but

@@ -37,6 +37,9 @@ const (
 	ProblemLineage
 	// ProblemChain: the segment does not continue the one before it.
 	ProblemChain
+	// ProblemNoKey: the segment is encrypted and none of the identities
+	// given opens it (reported only when identities are given).
+	ProblemNoKey
 )
 
 // String names the kind.
@@ -48,6 +51,8 @@ func (k ProblemKind) String() string {
 		return "another-lineage"
 	case ProblemChain:
 		return "broken-chain"
+	case ProblemNoKey:
+		return "no-key"
 	}
 	return fmt.Sprintf("ProblemKind(%d)", int(k))
 }
@@ -145,6 +150,9 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 		rep.EndT = max(rep.EndT, s.Info.EndT)
 		if s.Unverified {
 			rep.Unverified++
+			if len(opts.Decode.Identities) > 0 && errors.Is(s.Why, ErrNoKey) {
+				rep.Problems = append(rep.Problems, SegmentProblem{Seg: s.Info, Kind: ProblemNoKey, Err: s.Why})
+			}
 		}
 		switch {
 		case s.Vanished:
@@ -168,7 +176,12 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 	chained := map[SegmentInfo]bool{}
 	prev, prevKnown := NoTx, true
 	for pos := int64(0); ; {
-		info, ok, _ := nextSegment(sound, pos)
+		info, ok, gapEnd := nextSegment(sound, pos)
+		if !ok && gapEnd > 0 {
+			// Past a gap (reported), the chain goes on: count it too.
+			pos, prevKnown = gapEnd, false
+			continue
+		}
 		if !ok {
 			break
 		}

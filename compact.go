@@ -88,7 +88,11 @@ func compact(ctx context.Context, db string, store BackupStore, opts *CompactOpt
 		return res, fmt.Errorf("the store (%T) cannot delete segments", store)
 	}
 	log := loggerOrDiscard(opts.Logger).With("db", db)
-	scanned, err := scanStore(ctx, db, store, scanOptions{depth: scanHeaders, concurrency: max(opts.Concurrency, defaultScanConcurrency)})
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = defaultScanConcurrency
+	}
+	scanned, err := scanStore(ctx, db, store, scanOptions{depth: scanHeaders, concurrency: conc})
 	if err != nil {
 		return res, err
 	}
@@ -113,6 +117,12 @@ func compact(ctx context.Context, db string, store BackupStore, opts *CompactOpt
 	defer enc.Close()
 	for _, job := range jobs {
 		merged, removed, err := runCompaction(ctx, db, store, rm, dec, enc, job)
+		if errors.Is(err, ErrChainBroken) {
+			// Merging would hide the break: leave it for Check to report.
+			res.Skipped += len(job.in)
+			log.Warn("segments not merged: their chain is broken", "err", err)
+			continue
+		}
 		if err != nil {
 			return res, err
 		}
@@ -139,7 +149,9 @@ func withDB(o DecodeOptions, db string) DecodeOptions {
 }
 
 // compactJob merges the chain segments in (applied from their entry t on)
-// into one segment out, and deletes in and the redundant segments extra.
+// into one segment out, and deletes in and the redundant segments extra;
+// or, with no in, deletes the redundant segments extra that the chain
+// segment out covers, once out reads back whole.
 type compactJob struct {
 	in    []chainEntry
 	extra []SegmentInfo
@@ -156,7 +168,9 @@ type chainEntry struct {
 // planCompaction cuts the chain a restore follows into runs to merge.
 func planCompaction(scanned []scannedSegment, opts *CompactOptions) ([]compactJob, int) {
 	maxTx, maxDatoms := (&BackupOptions{MaxTxPerSegment: opts.MaxTxPerSegment}).maxTx(), (&BackupOptions{MaxDatomsPerSegment: opts.MaxDatomsPerSegment}).maxDatoms()
-	encrypted := len(opts.Decode.Identities) == 0
+	// An encrypted segment is merged only when it can be read and the
+	// merged segment encrypted again.
+	cannotReseal := len(opts.Decode.Identities) == 0 || len(opts.Encode.Recipients) == 0
 	var sound []SegmentInfo
 	heads := map[SegmentInfo]SegmentHeader{}
 	skipped := 0
@@ -165,7 +179,7 @@ func planCompaction(scanned []scannedSegment, opts *CompactOptions) ([]compactJo
 		switch {
 		case !s.sound():
 			skipped++
-		case s.Header.Version < 2 || s.Header.Encrypted && encrypted:
+		case s.Header.Version < 2 || s.Header.Encrypted && cannotReseal:
 			skipped++
 			// A segment that cannot be merged still takes its place in
 			// the chain, and breaks the runs around it.
@@ -209,14 +223,33 @@ func planCompaction(scanned []scannedSegment, opts *CompactOptions) ([]compactJo
 		pos = info.EndT
 	}
 	flush()
-	// Redundant segments (overlaps left by racing writers) inside a
-	// merged range go with it.
+	// Redundant segments (overlaps left by racing writers, or by an
+	// interrupted compaction) inside a merged range go with it; those
+	// inside one chain segment go once that segment is read back.
+	covering := map[SegmentInfo]int{}
 	for _, s := range sound {
 		if chained[s] {
 			continue
 		}
+		placed := false
 		for i := range jobs {
 			if s.StartT >= jobs[i].out.StartT && s.EndT <= jobs[i].out.EndT {
+				jobs[i].extra = append(jobs[i].extra, s)
+				placed = true
+				break
+			}
+		}
+		if placed {
+			continue
+		}
+		for c := range chained {
+			if s.StartT >= c.StartT && s.EndT <= c.EndT && heads[c].Version >= 2 {
+				i, ok := covering[c]
+				if !ok {
+					i = len(jobs)
+					covering[c] = i
+					jobs = append(jobs, compactJob{out: c})
+				}
 				jobs[i].extra = append(jobs[i].extra, s)
 				break
 			}
@@ -228,6 +261,10 @@ func planCompaction(scanned []scannedSegment, opts *CompactOptions) ([]compactJo
 // runCompaction writes and checks one merged segment, then deletes what it
 // covers. merged is false when a segment of the same range existed.
 func runCompaction(ctx context.Context, db string, store BackupStore, rm SegmentRemover, dec *SegmentDecoder, enc *SegmentEncoder, job compactJob) (merged bool, removed int, err error) {
+	if len(job.in) == 0 {
+		err := removeRedundant(ctx, db, store, rm, dec, job, &removed)
+		return false, removed, err
+	}
 	inputs := make([]*Segment, 0, len(job.in))
 	for _, e := range job.in {
 		data, err := store.Load(ctx, db, e.SegmentInfo)
@@ -243,6 +280,9 @@ func runCompaction(ctx context.Context, db string, store BackupStore, rm Segment
 		}
 		inputs = append(inputs, seg)
 	}
+	if err := continuous(job, inputs); err != nil {
+		return false, 0, err
+	}
 	out := mergeSegments(job, inputs)
 	data, err := enc.Encode(out)
 	if err != nil {
@@ -255,16 +295,13 @@ func runCompaction(ctx context.Context, db string, store BackupStore, rm Segment
 		return false, 0, err
 	}
 	// Read back what the store holds under the merged name (ours, or
-	// another compactor's) and check it before deleting anything.
-	if data, err = store.Load(ctx, db, info); err != nil {
-		return merged, 0, fmt.Errorf("read back merged segment %s: %w", info, err)
-	}
-	back, err := dec.Decode(data, info)
-	if err != nil {
-		return merged, 0, fmt.Errorf("read back merged segment %s: %w", info, err)
-	}
-	if err := sameTransactions(back, out); err != nil {
-		return merged, 0, fmt.Errorf("merged segment %s does not hold its inputs (nothing deleted): %w", info, err)
+	// another compactor's) and check it before deleting anything; a
+	// merged segment of ours that fails is deleted again.
+	if err := readBack(ctx, db, store, dec, info, out); err != nil {
+		if merged {
+			err = errors.Join(err, rm.Delete(ctx, db, info))
+		}
+		return false, 0, fmt.Errorf("merged segment %s (its inputs are kept): %w", info, err)
 	}
 	for _, e := range job.in {
 		if e.SegmentInfo.StartT == info.StartT && e.SegmentInfo.EndT == info.EndT {
@@ -282,6 +319,53 @@ func runCompaction(ctx context.Context, db string, store BackupStore, rm Segment
 		removed++
 	}
 	return merged, removed, nil
+}
+
+// removeRedundant deletes the job's redundant segments once the chain
+// segment that covers them reads back whole.
+func removeRedundant(ctx context.Context, db string, store BackupStore, rm SegmentRemover, dec *SegmentDecoder, job compactJob, removed *int) error {
+	data, err := store.Load(ctx, db, job.out)
+	if errors.Is(err, ErrSegmentNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := dec.Decode(data, job.out); err != nil {
+		return nil // unreadable: Check reports it, Repair heals it
+	}
+	for _, s := range job.extra {
+		if err := rm.Delete(ctx, db, s); err != nil {
+			return err
+		}
+		*removed++
+	}
+	return nil
+}
+
+// continuous checks that each input continues the one before it, as a
+// restore would.
+func continuous(job compactJob, inputs []*Segment) error {
+	for i := 1; i < len(inputs); i++ {
+		c := chainState{last: inputs[i-1].Last, lastKnown: true, lineage: inputs[i-1].Header.Lineage}
+		if err := c.enter(inputs[i].DB, inputs[i], job.in[i].from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBack loads segment info and checks that it holds want.
+func readBack(ctx context.Context, db string, store BackupStore, dec *SegmentDecoder, info SegmentInfo, want *Segment) error {
+	data, err := store.Load(ctx, db, info)
+	if err != nil {
+		return err
+	}
+	back, err := dec.Decode(data, info)
+	if err != nil {
+		return err
+	}
+	return sameTransactions(back, want)
 }
 
 // mergeSegments builds the segment that holds the job's inputs, each from

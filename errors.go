@@ -59,6 +59,10 @@ func (e *SourceMismatchError) Error() string {
 // Is makes a SourceMismatchError match ErrSourceMismatch.
 func (e *SourceMismatchError) Is(target error) bool { return target == ErrSourceMismatch }
 
+// errOptionFunc marks the failure of a function the caller gave in the
+// options (a Rewrite): it will fail again, so a loop does not retry it.
+var errOptionFunc = errors.New("rewrite")
+
 // GapError reports a missing range of t in a store. It matches ErrGap.
 type GapError struct {
 	DB     string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
@@ -182,7 +183,8 @@ func purgeGroups(stale, hasTx []bool) [][2]int {
 }
 
 // rewrite writes the source's transactions of one group's range as one
-// segment, checks it, and deletes the group's segments.
+// segment (two for a group of one segment, whose own name is taken),
+// checks them, and deletes the group's segments.
 func (r *backupRun) rewrite(ctx context.Context, rm SegmentRemover, dec *SegmentDecoder, chain []SegmentInfo, group [2]int, res *PurgeResult) error {
 	in := chain[group[0] : group[1]+1]
 	out := SegmentInfo{StartT: in[0].StartT, EndT: in[len(in)-1].EndT}
@@ -190,48 +192,44 @@ func (r *backupRun) rewrite(ctx context.Context, rm SegmentRemover, dec *Segment
 	if err != nil {
 		return fmt.Errorf("list segments: %w", err)
 	}
+	pieces := []SegmentInfo{out}
+	if len(in) == 1 {
+		m, err := r.splitPoint(ctx, out)
+		if err != nil {
+			return err
+		}
+		pieces = []SegmentInfo{{StartT: out.StartT, EndT: m}, {StartT: m, EndT: out.EndT}}
+	}
 	prev, err := r.sourceLinkBefore(ctx, out.StartT, segs)
 	if err != nil {
 		return err
 	}
-	if len(in) == 1 {
-		// A store of one segment: its name is the only one possible.
-		if _, err := rm.Quarantine(ctx, r.db, in[0]); err != nil {
+	for _, p := range pieces {
+		var wrote BackupResult
+		b := r.newBuilder(p.StartT, prev)
+		for tx, err := range r.schema.userTxs(ctx, r.conn, p.StartT, p.EndT) {
+			if err != nil {
+				return fmt.Errorf("read log %s: %w", p, err)
+			}
+			if err := b.add(ctx, tx); err != nil {
+				return err
+			}
+		}
+		b.seg.EndT = p.EndT
+		if prev, err = r.save(ctx, b.seg, &wrote); err != nil {
 			return err
 		}
-	}
-	var wrote BackupResult
-	b := r.newBuilder(out.StartT, prev)
-	for tx, err := range r.schema.userTxs(ctx, r.conn, out.StartT, out.EndT) {
-		if err != nil {
-			return fmt.Errorf("read log %s: %w", out, err)
+		res.Written += wrote.Segments
+		// Read back what the store holds under the new name (ours, or an
+		// earlier purge's) and check it against the source.
+		if err := readBack(ctx, r.db, r.store, dec, p, b.seg); err != nil {
+			return fmt.Errorf("segment %s (nothing deleted): %w", p, err)
 		}
-		if err := b.add(ctx, tx); err != nil {
-			return err
-		}
-	}
-	b.seg.EndT = out.EndT
-	if _, err := r.save(ctx, b.seg, &wrote); err != nil {
-		return err
-	}
-	res.Written += wrote.Segments
-	// Read back what the store holds under the new name (ours, or an
-	// earlier purge's) and check it against the source.
-	data, err := r.store.Load(ctx, r.db, out)
-	if err != nil {
-		return fmt.Errorf("read back segment %s: %w", out, err)
-	}
-	back, err := dec.Decode(data, out)
-	if err != nil {
-		return fmt.Errorf("read back segment %s: %w", out, err)
-	}
-	if err := sameTransactions(back, b.seg); err != nil {
-		return fmt.Errorf("segment %s does not hold the source's transactions (nothing deleted): %w", out, err)
 	}
 	// The group's segments, and any other segment inside the new range
 	// (overlaps), which may hold excised data too.
 	for _, s := range segs {
-		if s.StartT < out.StartT || s.EndT > out.EndT || s.StartT == out.StartT && s.EndT == out.EndT {
+		if s.StartT < out.StartT || s.EndT > out.EndT || slices.ContainsFunc(pieces, func(p SegmentInfo) bool { return p.StartT == s.StartT && p.EndT == s.EndT }) {
 			continue
 		}
 		if err := rm.Delete(ctx, r.db, s); err != nil && !errors.Is(err, ErrSegmentNotFound) {
@@ -241,4 +239,22 @@ func (r *backupRun) rewrite(ctx context.Context, rm SegmentRemover, dec *Segment
 	}
 	r.log.Info("segments rewritten without excised data", "start_t", out.StartT, "end_t", out.EndT, "replaced", len(in))
 	return nil
+}
+
+// splitPoint returns a t inside seg's range at which to cut it in two: the
+// t of its last transaction, or of the one after its start.
+func (r *backupRun) splitPoint(ctx context.Context, seg SegmentInfo) (int64, error) {
+	if seg.EndT-seg.StartT < 2 {
+		return 0, fmt.Errorf("segment %s spans one t and is the store's only one: it cannot be rewritten under another name; back the database up into a new store instead", seg)
+	}
+	m := seg.StartT + 1
+	for tx, err := range r.schema.userTxs(ctx, r.conn, seg.StartT, seg.EndT) {
+		if err != nil {
+			return 0, fmt.Errorf("read log %s: %w", seg, err)
+		}
+		if tx.T > seg.StartT {
+			m = tx.T
+		}
+	}
+	return m, nil
 }

@@ -79,6 +79,12 @@ func Replicate(ctx context.Context, db string, store BackupStore, target datomic
 	for {
 		res, r, err := replicateOnce(ctx, db, store, target, &opts.Restore, prev, prog)
 		if r != nil {
+			if err != nil {
+				// After a failure the target may hold what this poll did
+				// not record (a transaction applied, its answer lost): the
+				// next poll reads the id mapping again.
+				r.remap = nil
+			}
 			prev = r
 		}
 		if ctx.Err() != nil {
@@ -151,7 +157,7 @@ func isTransient(err error) bool {
 		ErrCorruptSegment, ErrGap, ErrTargetNotEmpty, ErrTargetModified,
 		ErrWrongDatabase, ErrBootstrapMismatch, ErrInvalidDBName,
 		ErrNoSegments, ErrChainBroken, ErrSourceMismatch, ErrUnsupportedSegmentVersion,
-		ErrSegmentTooLarge, ErrNoKey,
+		ErrSegmentTooLarge, ErrNoKey, ErrCannotRestore, errOptionFunc,
 	} {
 		if errors.Is(err, permanent) {
 			return false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
@@ -257,12 +258,25 @@ func (r *restorer) runChain(ctx context.Context) error {
 	}
 	for replans := 0; ; replans++ {
 		chain, gapErr := planChain(r.db, segs, r.pos)
+		truncated := false
+		if u := r.opts.UntilT; u > 0 {
+			// Nothing after the stop point is applied, nor checked.
+			for i, s := range chain {
+				if s.StartT > u {
+					chain, gapErr, truncated = chain[:i], nil, true
+					break
+				}
+			}
+		}
 		if err := r.preflight(ctx, chain); err != nil {
 			return err
 		}
 		done, vanished, err := r.applyChain(ctx, chain)
 		if err != nil || done {
 			return err
+		}
+		if truncated && !vanished {
+			return errStop
 		}
 		if !vanished {
 			return gapErr
@@ -355,6 +369,10 @@ func (r *restorer) applyChain(ctx context.Context, chain []SegmentInfo) (done, v
 			return false, false, err
 		}
 		if err := r.checkCarry(f.res, r.pos); err != nil {
+			var cre *CannotRestoreError
+			if errors.As(err, &cre) {
+				cre.Applied = r.res.Transactions
+			}
 			return false, false, err
 		}
 		restoredBefore := r.res.Transactions
@@ -539,6 +557,7 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 		return fmt.Errorf("source t %d: %w", tx.T, err)
 	}
 	if pending != "" {
+		pending = strings.TrimSpace(r.st.pending + " " + pending)
 		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.pendingAttr, V: pending})
 	}
 	rep, err := r.target.Transact(ctx, ops)
@@ -554,6 +573,7 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 	r.st.lastT = tx.T
 	r.res.LastT = tx.T
 	if pending != "" {
+		r.st.pending = pending
 		instant, _ := txInstant(seg, tx)
 		if err := r.reassertIDs(ctx, pending, instant); err != nil {
 			return fmt.Errorf("source t %d: %w", tx.T, err)

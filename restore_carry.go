@@ -40,11 +40,19 @@ type CannotRestoreError struct {
 	Attr datomic.Keyword
 	// Why says what the target refuses, and Hint what the caller can do.
 	Why, Hint string
+	// Applied counts the transactions the call applied before it found
+	// this one (0: the refusal came before anything was applied, as it
+	// does but for segments whose header says nothing, of format 1).
+	Applied int
 }
 
 // Error implements error.
 func (e *CannotRestoreError) Error() string {
-	return fmt.Sprintf("dcbackup: restore %q: source t %d, attribute %s: %s; nothing was applied; %s", e.DB, e.T, e.Attr, e.Why, e.Hint)
+	applied := "nothing was applied"
+	if e.Applied > 0 {
+		applied = fmt.Sprintf("the %d transactions before it were applied, nothing of it", e.Applied)
+	}
+	return fmt.Sprintf("dcbackup: restore %q: source t %d, attribute %s: %s; %s; %s", e.DB, e.T, e.Attr, e.Why, applied, e.Hint)
 }
 
 // Is makes a CannotRestoreError match ErrCannotRestore.
@@ -100,6 +108,9 @@ func (r *restorer) mayRefuse(h SegmentHeader) bool {
 		return true
 	}
 	l := r.limits
+	if len(r.opts.Rewrite) > 0 && (l.NoBytes || l.MaxStringLen > 0 || l.MaxTupleStringLen > 0) {
+		return true // a rewrite may make what the header does not show
+	}
 	return h.Features&r.relevantFeatures() != 0 ||
 		l.MaxStringLen > 0 && h.MaxStringLen > l.MaxStringLen ||
 		l.MaxTupleStringLen > 0 && h.MaxTupleStringLen > l.MaxTupleStringLen
@@ -116,6 +127,9 @@ func (r *restorer) checkCarry(seg *Segment, from int64) error {
 	for _, tx := range seg.Txs {
 		if tx.T < from {
 			continue
+		}
+		if r.stopsBefore(seg, tx) {
+			return nil
 		}
 		skip := so.txSkip(tx)
 		for i := range tx.Datoms {
@@ -134,7 +148,7 @@ func (r *restorer) checkCarry(seg *Segment, from int64) error {
 			if oa.rewrite != nil {
 				nv, err := oa.rewrite(v)
 				if err != nil {
-					return fmt.Errorf("rewrite %s of %s: %w", oa.named.Ident, *d, err)
+					return fmt.Errorf("%w %s of %s: %w", errOptionFunc, oa.named.Ident, *d, err)
 				}
 				v = nv
 			}
@@ -208,7 +222,7 @@ func isExcision(kw datomic.Keyword) bool {
 func (r *restorer) preflightCarry(ctx context.Context, chain []SegmentInfo, heads map[SegmentInfo]SegmentHeader) error {
 	var flagged []SegmentInfo
 	for _, info := range chain {
-		if h, ok := heads[info]; ok && h.Version >= 2 && r.mayRefuse(h) {
+		if h, ok := heads[info]; ok && r.mayRefuse(h) {
 			flagged = append(flagged, info)
 		}
 	}

@@ -127,6 +127,13 @@ func (r *restorer) checkTarget(ctx context.Context, segs []SegmentInfo) error {
 		return err
 	}
 	if seg == nil {
+		for _, g := range CoverageGaps(segs) {
+			if g.StartT <= last && last < g.EndT {
+				// A hole in the store (a segment lost, or moved aside and
+				// not backed up again yet), not another database.
+				return &GapError{DB: r.db, StartT: g.StartT, EndT: g.EndT}
+			}
+		}
 		end := int64(0)
 		for _, s := range segs {
 			end = max(end, s.EndT)
@@ -168,9 +175,39 @@ func (r *restorer) checkTarget(ctx context.Context, segs []SegmentInfo) error {
 		}
 	}
 	if at.Digest != rec.Digest {
-		return other("its restored source transaction t %d has digest %s, this store's has %s: the histories diverged", rec.T, rec.Digest, at.Digest)
+		excised, err := r.excisionAfter(ctx, segs, rec.T)
+		if err != nil {
+			return err
+		}
+		if !excised {
+			return other("its restored source transaction t %d has digest %s, this store's has %s: the histories diverged", rec.T, rec.Digest, at.Digest)
+		}
+		// The store was purged of what a later excision removed: the
+		// target gets the excision when it gets there.
+		r.log.Warn("the target's last restored transaction differs from the store's, which was purged of data a later excision removed", "t", rec.T)
 	}
 	return nil
+}
+
+// excisionAfter reports whether a segment of the store after source t
+// holds an excision, by their headers.
+func (r *restorer) excisionAfter(ctx context.Context, segs []SegmentInfo, t int64) (bool, error) {
+	for _, s := range segs {
+		if s.EndT <= t {
+			continue
+		}
+		h, err := readHeader(ctx, r.db, r.store, s)
+		if errors.Is(err, ErrSegmentNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if h.Features&FeatureExcision != 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // segmentHolding loads the segment a restore would read source t from
@@ -217,7 +254,10 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 	heads := make(map[SegmentInfo]SegmentHeader, len(chain))
 	for f := range fetchOrdered(ctx, r.opts.prefetch(), chain, newWorker) {
 		if errors.Is(f.err, ErrSegmentNotFound) {
-			return nil // vanished: applyChain plans again
+			// Vanished (a compaction): applyChain plans again; the rest of
+			// the chain is still checked.
+			prevKnown = false
+			continue
 		}
 		if f.err != nil {
 			return f.err

@@ -14,10 +14,12 @@ import (
 // and of its components, from every database value, the entity's original
 // id included: the restore would lose track of entities whose later
 // datoms, or refs to them, survive the excision. So before it applies a
-// transaction that excises entities, the restore notes their original ids
-// in that same transaction (PendingIDsAttr), and after it asserts again
-// those the excision removed, in a transaction of its own, clearing the
-// note. A restore interrupted in between finds the note and finishes.
+// transaction that excises entities, the restore adds their original ids
+// to a note in that same transaction (PendingIDsAttr), and asserts again
+// those the excision removed, in a transaction of its own: right after,
+// and whenever a restore starts (Datomic Pro excises when it next indexes,
+// not at once, and a restore may have been interrupted in between). The
+// note is kept.
 
 // excisedIDs returns the "<target id>:<source id>" pairs of the target
 // entities that tx's excision requests may remove: each excised entity and
@@ -84,14 +86,14 @@ func (r *restorer) excisedIDs(ctx context.Context, seg *Segment, tx datomic.Tx) 
 }
 
 // reassertIDs asserts again the original ids of pending ("<target
-// id>:<source id>" pairs) that the target no longer has, and clears the
-// note, in one transaction dated at instant.
+// id>:<source id>" pairs) that the target no longer has, in one
+// transaction dated at instant (none when it has them all).
 func (r *restorer) reassertIDs(ctx context.Context, pending string, instant time.Time) error {
 	db, err := r.target.DB(ctx)
 	if err != nil {
 		return fmt.Errorf("read target database: %w", err)
 	}
-	ops := []datomic.Op{datomic.Retract{E: r.st.markerAttr, A: r.st.pendingAttr, V: pending}}
+	var ops []datomic.Op
 	for _, pair := range strings.Fields(pending) {
 		ts, ss, ok := strings.Cut(pair, ":")
 		tid, err1 := strconv.ParseInt(ts, 10, 64)
@@ -110,11 +112,13 @@ func (r *restorer) reassertIDs(ctx context.Context, pending string, instant time
 			ops = append(ops, datomic.Add{E: tid, A: r.st.origAttr, V: src})
 		}
 	}
-	ops = append(ops, datomic.Add{E: datomic.TxTempID, A: txInstantAttr, V: instant})
+	if len(ops) == 0 {
+		return nil
+	}
+	ops = append(ops, datomic.Add{E: datomic.TxTempID, A: txInstantAttr, V: instant}, r.ownTxTag())
 	if _, err := r.target.Transact(ctx, ops); err != nil {
 		return fmt.Errorf("assert again the original ids an excision removed: %w", err)
 	}
-	r.st.pending = ""
 	if r.remap != nil {
 		r.remap.db = nil
 	}

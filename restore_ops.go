@@ -201,7 +201,7 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 		if oa.rewrite != nil {
 			nv, err := oa.rewrite(v)
 			if err != nil {
-				return nil, fmt.Errorf("rewrite %s of %s: %w", oa.named.Ident, *d, err)
+				return nil, fmt.Errorf("%w %s of %s: %w", errOptionFunc, oa.named.Ident, *d, err)
 			}
 			v = nv
 		}
@@ -333,12 +333,18 @@ func (r *restorer) createBare(ctx context.Context, seg *Segment, tx datomic.Tx, 
 			ops = append(ops, force)
 		}
 	}
-	ops = append(ops, datomic.Add{E: datomic.TxTempID, A: txInstantAttr, V: instant})
+	ops = append(ops, datomic.Add{E: datomic.TxTempID, A: txInstantAttr, V: instant}, r.ownTxTag())
 	rep, err := r.target.Transact(ctx, ops)
 	if err != nil {
 		return fmt.Errorf("create the entities that tuples of source t %d refer to: %w", tx.T, err)
 	}
 	return m.commit(rep.Tempids)
+}
+
+// ownTxTag marks a transaction of the restore's own that restores no
+// source transaction (see ownTxRule).
+func (r *restorer) ownTxTag() datomic.Op {
+	return datomic.Add{E: datomic.TxTempID, A: r.st.linkAttr, V: "restore"}
 }
 
 // markerValue is the expected current value of the marker: nil before the

@@ -34,8 +34,10 @@ type scannedSegment struct {
 	// quarantined meanwhile); it is neither sound nor damaged.
 	Vanished bool
 	// Unverified: the payload was not checked (encrypted, and no identity
-	// was given).
+	// given opens it; plaintext where identities were given; beyond the
+	// decode limit); Why says which.
 	Unverified bool
+	Why        error
 	// Txs and Datoms count the transactions and datoms (from the header).
 	Txs, Datoms int64
 	// Links are the links of the segment's transactions, in t order, and
@@ -58,7 +60,8 @@ type scanOptions struct {
 // scanStore lists db's segments and checks each, up to concurrency at
 // once, in listing order. A damaged segment is reported in its
 // scannedSegment, not as an error; the error means the store could not be
-// listed or read (or ctx ended).
+// listed or read (or ctx ended), or holds a segment of a newer format
+// (ErrUnsupportedSegmentVersion: upgrade, rather than take it for damage).
 func scanStore(ctx context.Context, db string, store BackupStore, opts scanOptions) ([]scannedSegment, error) {
 	segs, err := store.List(ctx, db, 0)
 	if err != nil {
@@ -123,6 +126,9 @@ func loadErrorKind(s *scannedSegment, err error) error {
 func checkHead(ctx context.Context, db string, store BackupStore, info SegmentInfo) (scannedSegment, error) {
 	s := scannedSegment{Info: info}
 	h, err := readHeader(ctx, db, store, info)
+	if errors.Is(err, ErrUnsupportedSegmentVersion) {
+		return s, err
+	}
 	if err != nil {
 		return s, loadErrorKind(&s, err)
 	}
@@ -180,14 +186,18 @@ func checkFull(ctx context.Context, db string, store BackupStore, info SegmentIn
 	}
 	seg, err := dec.Decode(data, info)
 	switch {
-	case errors.Is(err, ErrNoKey):
-		// The frame and header verified; the payload needs a key.
+	case errors.Is(err, ErrUnsupportedSegmentVersion):
+		return s, err
+	case errors.Is(err, ErrNoKey), errors.Is(err, ErrNotEncrypted), errors.Is(err, ErrSegmentTooLarge):
+		// The frame and header verified; the payload needs a key, was
+		// expected encrypted (a store that was plaintext before), or is
+		// beyond the decode limit: not damage.
 		h, herr := DecodeSegmentHeader(data, info)
 		if herr != nil {
 			s.Err = herr
 			return s, nil
 		}
-		s.Header, s.Txs, s.Datoms, s.Unverified = h, h.TxCount, h.DatomCount, true
+		s.Header, s.Txs, s.Datoms, s.Unverified, s.Why = h, h.TxCount, h.DatomCount, true, err
 		return s, nil
 	case err != nil:
 		s.Err = err

@@ -178,8 +178,10 @@ type verifier struct {
 	srcConn, tgtConn datomic.Conn
 	src, tgt         datomic.DB
 	origAttr         int64
-	// own holds the target's bookkeeping attributes.
+	// own holds the target's bookkeeping attributes; ownTx tells the
+	// restore's own transactions.
 	own                map[int64]bool
+	ownTx              ownTxRule
 	cache              *idCache[int64]
 	srcAttrs, tgtAttrs map[int64]datomic.Attribute
 	// srcLeftOut holds the source attributes a restore leaves out: its
@@ -218,6 +220,11 @@ func newVerifier(ctx context.Context, source, target datomic.Conn, cacheSize int
 			v.own[id] = true
 		}
 	}
+	instant, _, err := tdb.Entid(ctx, txInstantAttr)
+	if err != nil {
+		return nil, fmt.Errorf("dcbackup: verify: read target schema: %w", err)
+	}
+	v.ownTx = ownTxRule{attrs: v.own, origAttr: ids[0], linkAttr: ids[3], instant: instant}
 	for _, kw := range append(bookkeepingAttrs[:], elide...) {
 		id, ok, err := sdb.Entid(ctx, kw)
 		if err != nil {
@@ -247,15 +254,8 @@ func (v *verifier) originOf(ctx context.Context, ttx datomic.Tx) (int64, bool, e
 // attribute, gives an entity its original id (an entity created for
 // tuples to refer to) or is the transaction's instant.
 func (v *verifier) isSetup(ttx datomic.Tx) bool {
-	for _, d := range ttx.Datoms {
-		if ref, ok := d.V.(int64); ok && v.own[ref] {
-			continue
-		}
-		if d.E != ttx.ID() && !v.own[d.E] && d.A != v.origAttr {
-			return false
-		}
-	}
-	return true
+	_, foreign := v.ownTx.foreign(ttx)
+	return !foreign
 }
 
 // compareTx compares one source transaction with its restored copy.
