@@ -55,14 +55,14 @@ func readIdentities(name string) ([]age.Identity, error) {
 	return ids, nil
 }
 
-// fileList is a repeatable flag.
+// fileList is a repeatable flag of names (files, keys).
 type fileList []string
 
 func (l *fileList) String() string { return strings.Join(*l, ",") }
 
 func (l *fileList) Set(s string) error {
 	if s == "" {
-		return errors.New("empty file name")
+		return errors.New("empty value")
 	}
 	*l = append(*l, s)
 	return nil

@@ -113,17 +113,21 @@ func runDump(ctx context.Context, cl *cmdline, args []string) int {
 			return cl.errorf("-segment: %v", err)
 		}
 	} else if info, err = findSegment(ctx, h, sf.db, start.t); err != nil {
-		return cl.fail(exitError, err)
+		return cl.fail(exitCode(err), err)
 	}
-	seg, _, err := loadSegment(ctx, h, sf.db, info, opts)
-	if errors.Is(err, dcbackup.ErrNoKey) {
+	opts.DB = sf.db // a segment of another database is refused as corrupt
+	seg, err := loadSegment(ctx, h, sf.db, info, opts)
+	switch {
+	case errors.Is(err, dcbackup.ErrNoKey):
 		err = fmt.Errorf("%w; give -identity FILE with a key that opens it", err)
+	case errors.Is(err, dcbackup.ErrSegmentNotFound):
+		// Say so when the database has no segment at all.
+		if segs, lerr := h.List(ctx, sf.db, 0); lerr == nil && len(segs) == 0 {
+			err = noSegments(sf.db, h.where)
+		}
 	}
 	if err != nil {
 		return cl.fail(exitCode(err), err)
-	}
-	if seg.DB != sf.db {
-		return cl.fail(exitUnhealthy, unhealthy("segment %s holds database %q, but is stored for %q", info, seg.DB, sf.db))
 	}
 	bw := bufio.NewWriterSize(cl.stdout, 64<<10)
 	if *attrs {
@@ -183,6 +187,9 @@ func findSegment(ctx context.Context, h *storeHandle, db string, t int64) (dcbac
 	segs, err := h.List(ctx, db, 0)
 	if err != nil {
 		return dcbackup.SegmentInfo{}, err
+	}
+	if len(segs) == 0 {
+		return dcbackup.SegmentInfo{}, noSegments(db, h.where)
 	}
 	var best dcbackup.SegmentInfo
 	found := false
@@ -313,14 +320,10 @@ func toAttrLine(a datomic.Attribute) attrLine {
 }
 
 // loadSegment loads and decodes one segment.
-func loadSegment(ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo, opts dcbackup.DecodeOptions) (*dcbackup.Segment, int, error) {
+func loadSegment(ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo, opts dcbackup.DecodeOptions) (*dcbackup.Segment, error) {
 	data, err := store.Load(ctx, db, info)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	seg, err := dcbackup.DecodeSegment(data, info, opts)
-	if err != nil {
-		return nil, len(data), err
-	}
-	return seg, len(data), nil
+	return dcbackup.DecodeSegment(data, info, opts)
 }

@@ -26,9 +26,35 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errUnhealthy), errors.Is(err, dcbackup.ErrCorruptSegment),
+	case errors.Is(err, errUnhealthy), errors.Is(err, dcbackup.ErrCorruptSegment), errors.Is(err, dcbackup.ErrNoSegments),
 		errors.Is(err, dcbackup.ErrUnsupportedSegmentVersion), errors.Is(err, dcbackup.ErrSegmentTooLarge):
 		return exitUnhealthy
 	}
 	return exitError
 }
+
+// noSegmentsHint says that a database has no segments, and what to check;
+// every command says it the same way.
+func noSegmentsHint(db, where string) string {
+	return fmt.Sprintf("no segments of database %q in %s (is -db right? has it been backed up?)", db, where)
+}
+
+// noSegments is the finding of a database without segments: an unhealthy
+// backup (exit 1) that matches dcbackup.ErrNoSegments.
+func noSegments(db, where string) error {
+	return &unhealthyError{&textError{noSegmentsHint(db, where), dcbackup.ErrNoSegments}}
+}
+
+// noDatabases is the finding of a store without databases (exit 1).
+func noDatabases(where string) error {
+	return unhealthy("no databases in %s (is -store right?)", where)
+}
+
+// textError is an error with its own text that matches err.
+type textError struct {
+	text string
+	err  error
+}
+
+func (e *textError) Error() string { return e.text }
+func (e *textError) Unwrap() error { return e.err }

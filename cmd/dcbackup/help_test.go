@@ -9,12 +9,12 @@ import (
 func TestHelpAndUsageErrors(t *testing.T) {
 	r := runCmd(t, nil, "help")
 	assert.Equal(t, exitOK, r.code)
-	for _, c := range []string{"ls", "verify", "dump", "stats", "help"} {
+	for _, c := range []string{"ls", "verify", "dump", "stats", "compact", "version", "help"} {
 		assert.Contains(t, r.stdout, "\t"+c+" ", "help lists %s", c)
 	}
 	assert.Empty(t, r.stderr)
 
-	for _, c := range []string{"ls", "verify", "dump", "stats"} {
+	for _, c := range []string{"ls", "verify", "dump", "stats", "compact"} {
 		r = runCmd(t, nil, "help", c)
 		assert.Equal(t, exitOK, r.code, c)
 		assert.Contains(t, r.stdout, "usage: dcbackup "+c)

@@ -18,7 +18,8 @@ func lsCommand() command {
 covers, so a restore would stop there). Overlapping segments, which two
 backup processes racing can leave, are marked but harmless. A summary line
 follows. Without -db, lists the databases of the store with the same
-summary for each. ls reads only the listing, never a segment's contents.`,
+summary for each. ls reads only the listing, never a segment's contents.
+A database without segments, or a store without databases, is status 1.`,
 		run: runLs,
 	}
 }
@@ -79,6 +80,9 @@ func runLs(ctx context.Context, cl *cmdline, args []string) int {
 	if err != nil {
 		return cl.fail(exitError, err)
 	}
+	if len(segs) == 0 {
+		return cl.fail(exitUnhealthy, noSegments(sf.db, h.where))
+	}
 	out := describe(h.where, sf.db, segs)
 	if *asJSON {
 		err = writeJSON(cl.stdout, out)
@@ -122,10 +126,6 @@ func describe(where, db string, segs []dcbackup.SegmentInfo) lsOutput {
 // them, then the summary.
 func printLs(w io.Writer, out lsOutput) error {
 	fmt.Fprintf(w, "database %s in %s\n", out.DB, out.Store)
-	if len(out.Segments) == 0 {
-		_, err := fmt.Fprintln(w, "no segments")
-		return err
-	}
 	tw := newTable(w)
 	fmt.Fprintln(tw, "START T\tEND T\tBYTES\tNOTE")
 	gaps := out.Gaps
@@ -149,9 +149,6 @@ func printLs(w io.Writer, out lsOutput) error {
 }
 
 func summaryLine(s lsSummary) string {
-	if s.Segments == 0 {
-		return "0 segments"
-	}
 	line := fmt.Sprintf("%s, %s (%d bytes), t %s, %s", plural(int64(s.Segments), "segment"),
 		humanBytes(s.Bytes), s.Bytes, tRange(s.StartT, s.EndT), plural(int64(s.Gaps), "gap"))
 	if s.Overlaps > 0 {
@@ -165,6 +162,9 @@ func lsDatabases(ctx context.Context, cl *cmdline, h *storeHandle, asJSON bool) 
 	dbs, err := h.databases(ctx)
 	if err != nil {
 		return cl.fail(exitError, err)
+	}
+	if len(dbs) == 0 {
+		return cl.fail(exitUnhealthy, noDatabases(h.where))
 	}
 	sums := make([]lsSummary, 0, len(dbs))
 	for _, db := range dbs {
@@ -189,10 +189,6 @@ func lsDatabases(ctx context.Context, cl *cmdline, h *storeHandle, asJSON bool) 
 }
 
 func printDatabases(w io.Writer, where string, sums []lsSummary) error {
-	if len(sums) == 0 {
-		_, err := fmt.Fprintf(w, "no databases in %s\n", where)
-		return err
-	}
 	fmt.Fprintf(w, "databases in %s\n", where)
 	tw := newTable(w)
 	fmt.Fprintln(tw, "DATABASE\tSEGMENTS\tBYTES\tT RANGE\tGAPS")

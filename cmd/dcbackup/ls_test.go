@@ -55,10 +55,10 @@ func TestLs(t *testing.T) {
 	assert.Regexp(t, fmt.Sprintf(`(?m)^alpha\s+%d\s+%d\s+\[0, %d\)\s+0$`, len(segs), total, last.EndT), r.stdout)
 	assert.Regexp(t, `(?m)^beta\s+\d+\s+\d+\s+\[0, \d+\)\s+0$`, r.stdout)
 
-	// An unknown database has no segments; that is not an error for ls.
+	// An unknown database has no segments: status 1, as for verify.
 	r = runCmd(t, nil, "ls", "-store", st.Dir(), "-db", "gamma")
-	assert.Equal(t, exitOK, r.code)
-	assert.Contains(t, r.stdout, "no segments")
+	assert.Equal(t, exitUnhealthy, r.code)
+	assert.Equal(t, "dcbackup ls: "+noSegmentsHint("gamma", st.Dir())+"\n", r.stderr)
 }
 
 func TestLsMarksGapsAndOverlaps(t *testing.T) {

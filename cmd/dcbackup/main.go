@@ -1,7 +1,8 @@
 // Command dcbackup inspects the backups that the dcbackup library writes:
-// it lists a database's segments, verifies that a backup is complete and
+// it lists a database's segments, checks that a backup is complete and
 // readable, dumps a segment's datoms as JSON lines and sums up what a
-// backup holds. It only reads; it never changes a store.
+// backup holds; and it compacts a backup. Every command but compact only
+// reads a store.
 //
 // Usage:
 //
@@ -10,10 +11,12 @@
 // Commands:
 //
 //	ls      segments of a database (ranges, sizes, gaps), or the databases of a store
-//	verify  read every segment: checksum, decoding, database name, contiguity from t 0
+//	verify  the library's Check: every segment readable, of one lineage, each
+//	        continuing the one before, t covered from 0 without a gap
 //	dump    one segment as JSON lines, one datom per line, with attribute idents
 //	stats   totals per database: segments, transactions, datoms, bytes, t and
 //	        instant range, datoms per attribute
+//	compact the library's Compact: merge small segments into larger ones
 //	version module version, VCS revision, Go version, segment format
 //	        (also dcbackup -version)
 //	help    this text, or `dcbackup help <command>` for a command's flags
@@ -28,7 +31,8 @@
 //	-db mbrainz                      the database name in the store
 //
 // Without -db, ls lists the store's databases, and verify and stats cover
-// every database of the store.
+// every database of the store. A database without segments, or a store
+// without databases, is status 1 for every command, with the same hint.
 //
 // S3 is configured the way every aws-sdk-go-v2 program is: the default
 // configuration chain (AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID /
@@ -42,23 +46,27 @@
 //
 // # Output
 //
-// ls, verify and stats print text for people, or with -json one JSON
-// document for programs. verify prints a line per problem,
+// ls, verify, stats and compact print text for people, or with -json one
+// JSON document for programs. verify prints a line per problem,
 //
-//	PROBLEM gap [2000, 3000): no segment covers t in [2000, 3000): ...
-//	PROBLEM corrupt [3000, 4000): segment [3000, 4000): corrupt segment: checksum mismatch ...
+//	PROBLEM corrupt [3000, 4000): checksum mismatch ...: the segment is damaged or truncated
+//	PROBLEM gap [3000, 4000): no sound segment covers t in [3000, 4000): ...
 //
-// (kinds: gap, corrupt, missing, wrong-database, unsupported-version,
-// too-large, no-key, not-encrypted, no-segments) and a summary line per
-// database that says "healthy" or "UNHEALTHY".
+// (kinds: corrupt, wrong-database, unsupported-version, too-large, no-key,
+// not-encrypted (a damaged segment), another-lineage, broken-chain, gap,
+// no-segments) and a summary line per database that says "healthy" or
+// "UNHEALTHY". verify and stats count the transactions a restore applies:
+// what overlapping segments share is counted once.
 //
 // # Encrypted stores
 //
 // ls, and verify without -identity, need no key: verify checks an
 // encrypted segment's checksums and cleartext header and says that its
-// payload was not checked. dump, stats and verify's payload check take
-// -identity FILE, an age identity file as age-keygen writes it (repeat the
-// flag for several). -max-decoded BYTES bounds the memory a segment's
+// payload was not checked. dump, stats, verify's payload check and compact
+// take -identity FILE, an age identity file as age-keygen writes it
+// (repeat the flag for several); compact with -identity also needs the
+// recipients to encrypt merged segments to (-recipient age1...,
+// -recipients-file FILE). -max-decoded BYTES bounds the memory a segment's
 // payload may take (default 256 MiB).
 //
 // dump prints one JSON object per datom, in log order:
@@ -75,8 +83,8 @@
 // # Exit status
 //
 //	0  success; for verify, the backup is healthy
-//	1  the backup is unhealthy: verify found a problem, or dump or stats
-//	   met a segment that does not decode
+//	1  the backup is unhealthy: verify found a problem, dump or stats met
+//	   a segment that does not decode, or the database has no segments
 //	2  usage, configuration or I/O error (nothing could be concluded)
 //
 // # Examples
@@ -86,6 +94,7 @@
 //	dcbackup verify -store s3://acme-backups/datomic -j 8
 //	dcbackup dump -store /var/backups/datomic -db mbrainz -start 1000 | jq 'select(.a == ":artist/name")'
 //	dcbackup stats -store /var/backups/datomic -db mbrainz -top 10
+//	dcbackup compact -store /var/backups/datomic -db mbrainz -max-tx 5000
 package main
 
 import (
@@ -124,7 +133,7 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{lsCommand(), verifyCommand(), dumpCommand(), statsCommand(), versionCommand()}
+	return []command{lsCommand(), verifyCommand(), dumpCommand(), statsCommand(), compactCommand(), versionCommand()}
 }
 
 // cmdline carries what every command needs: output streams and the

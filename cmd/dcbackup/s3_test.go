@@ -88,9 +88,29 @@ func TestS3(t *testing.T) {
 
 	r = runCmd(t, env, "verify", "-store", where, "-db", "db")
 	require.Equal(t, exitUnhealthy, r.code, r.stdout+r.stderr)
-	assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM gap %s", tRange(segs[1].StartT, segs[1].EndT)))
+	// The damaged segment's range joins the missing one's in one gap.
+	assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM gap %s", tRange(segs[1].StartT, segs[2].EndT)))
 	assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM corrupt %s", tRange(segs[2].StartT, segs[2].EndT)))
 	assert.Contains(t, r.stdout, "db: UNHEALTHY: 2 problems (1 corrupt, 1 gap)")
+	// Headers only (ranged reads): the missing segment, not the flipped byte.
+	r = runCmd(t, env, "verify", "-store", where, "-db", "db", "-headers")
+	require.Equal(t, exitUnhealthy, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "db: UNHEALTHY: 1 problem (1 gap)")
+	assert.Empty(t, r.stderr)
+
+	// compact merges and deletes through the S3 store.
+	c := backUp(t, st, "comp", 13, 200, 5)
+	before, err := st.List(ctx, "comp", 0)
+	require.NoError(t, err)
+	r = runCmd(t, env, "compact", "-store", where, "-db", "comp", "-max-tx", "60")
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	after, err := st.List(ctx, "comp", 0)
+	require.NoError(t, err)
+	assert.Less(t, len(after), len(before)/4)
+	assert.Contains(t, r.stdout, fmt.Sprintf("comp: %d segments (", len(before)))
+	r = runCmd(t, env, "verify", "-store", where, "-db", "comp")
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, fmt.Sprintf("comp: healthy: %d segments, %d transactions, %d datoms", len(after), c.txs, c.datoms))
 
 	// A bucket that does not exist is an I/O error, not an unhealthy backup.
 	r = runCmd(t, env, "verify", "-store", "s3://"+bucket+"-absent/backups", "-db", "db")

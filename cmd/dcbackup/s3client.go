@@ -68,6 +68,10 @@ func (f *s3Flags) client(ctx context.Context) (*s3.Client, error) {
 		if o.Region == "" && custom {
 			o.Region = "us-east-1" // what S3-compatible servers usually expect
 		}
+		// A ranged read (verify -headers) has no object checksum to
+		// validate; the SDK would log that for every segment. Segments
+		// carry their own checksums.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		region = o.Region
 	})
 	if region == "" {

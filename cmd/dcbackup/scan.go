@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/dcbackup/dcbackup"
@@ -15,14 +14,10 @@ type scanned[R any] struct {
 	size int
 	// res is the reduction of the decoded segment (zero when err is set).
 	res R
-	// loadErr is an error of the store's Load; decodeErr one of
-	// DecodeSegment (a *dcbackup.SegmentError). At most one is set.
+	// loadErr is an error of the store's Load; decodeErr one of the
+	// library's decoder (a *dcbackup.SegmentError). At most one is set.
 	loadErr   error
 	decodeErr error
-	// header is set, with decodeErr matching ErrNoKey, when the segment is
-	// encrypted and no identity was given: its frame, checksums and header
-	// verified, its payload was not read.
-	header *dcbackup.SegmentHeader
 }
 
 // scanSegments loads and decodes the segments segs of db with up to jobs
@@ -35,6 +30,7 @@ type scanned[R any] struct {
 func scanSegments[R any](ctx context.Context, store dcbackup.BackupStore, db string, segs []dcbackup.SegmentInfo, jobs int,
 	opts dcbackup.DecodeOptions, reduce func(*dcbackup.Segment) R, emit func(scanned[R]) error) error {
 	jobs = max(jobs, 1)
+	opts.DB = db // a segment of another database is refused as corrupt
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -55,7 +51,7 @@ func scanSegments[R any](ctx context.Context, store dcbackup.BackupStore, db str
 		wg.Go(func() {
 			defer dec.Close()
 			for j := range work {
-				j.out <- scanOne(ctx, store, db, j.info, dec, len(opts.Identities) > 0, reduce)
+				j.out <- scanOne(ctx, store, db, j.info, dec, reduce)
 			}
 		})
 	}
@@ -105,7 +101,7 @@ func scanSegments[R any](ctx context.Context, store dcbackup.BackupStore, db str
 }
 
 func scanOne[R any](ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo,
-	dec *dcbackup.SegmentDecoder, haveKeys bool, reduce func(*dcbackup.Segment) R) scanned[R] {
+	dec *dcbackup.SegmentDecoder, reduce func(*dcbackup.Segment) R) scanned[R] {
 	r := scanned[R]{info: info}
 	if err := ctx.Err(); err != nil {
 		r.loadErr = err
@@ -120,11 +116,6 @@ func scanOne[R any](ctx context.Context, store dcbackup.BackupStore, db string, 
 	seg, err := dec.Decode(data, info)
 	if err != nil {
 		r.decodeErr = err
-		if errors.Is(err, dcbackup.ErrNoKey) && !haveKeys {
-			if h, herr := dcbackup.DecodeSegmentHeader(data, info); herr == nil {
-				r.header = &h
-			}
-		}
 		return r
 	}
 	r.res = reduce(seg)

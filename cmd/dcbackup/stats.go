@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,30 +22,42 @@ func statsCommand() command {
 		detail: `Reads every segment of database -db (or of every database in the store)
 and prints its totals: segments, transactions, datoms (assertions and
 retractions), stored bytes and bytes per datom, the first and last t and
-transaction instant, and the attributes with the most datoms. A segment
-that does not decode is reported on stderr, left out of the totals, and
-makes the exit status 1. Encrypted segments need -identity; without one
-that opens them stats stops with status 2.`,
+transaction instant, and the attributes with the most datoms. Overlapping
+segments (left by racing writers or an interrupted compaction) hold some
+transactions twice; each is counted once, as a restore applies it. A
+segment that does not decode is reported on stderr, left out of the
+totals, and makes the exit status 1; so does a database without segments.
+Encrypted segments need -identity; without one that opens them stats
+stops with status 2.`,
 		run: runStats,
 	}
 }
 
-// segStats is what stats keeps of one decoded segment.
-type segStats struct {
-	db          string
-	txs         int
+// txStats is what stats keeps of one transaction.
+type txStats struct {
+	t           int64
 	datoms      int
 	retractions int
-	firstT      int64
-	lastT       int64
-	firstInst   time.Time
-	lastInst    time.Time
-	perAttr     map[int64]int
-	idents      map[int64]datomic.Keyword
+	inst        time.Time // its :db/txInstant (zero: none)
+	attrs       []attrDatoms
+}
+
+// attrDatoms counts the datoms of one attribute in a transaction.
+type attrDatoms struct {
+	id int64
+	n  int
+}
+
+// segStats is what stats keeps of one decoded segment: its transactions'
+// figures, so that a range that overlapping segments share is counted
+// once.
+type segStats struct {
+	txs    []txStats
+	idents map[int64]datomic.Keyword
 }
 
 func reduceStats(seg *dcbackup.Segment) segStats {
-	s := segStats{db: seg.DB, txs: len(seg.Txs), perAttr: map[int64]int{}, idents: map[int64]datomic.Keyword{}}
+	s := segStats{txs: make([]txStats, 0, len(seg.Txs)), idents: map[int64]datomic.Keyword{}}
 	instAttr := int64(-1)
 	for id, a := range seg.Attrs {
 		s.idents[id] = a.Ident
@@ -52,26 +65,26 @@ func reduceStats(seg *dcbackup.Segment) segStats {
 			instAttr = id
 		}
 	}
-	for i, tx := range seg.Txs {
-		if i == 0 {
-			s.firstT = tx.T
-		}
-		s.lastT = tx.T
+	perAttr := map[int64]int{}
+	for _, tx := range seg.Txs {
+		ts := txStats{t: tx.T, datoms: len(tx.Datoms)}
+		clear(perAttr)
 		for _, d := range tx.Datoms {
-			s.datoms++
 			if !d.Added {
-				s.retractions++
+				ts.retractions++
 			}
-			s.perAttr[d.A]++
+			perAttr[d.A]++
 			if d.A == instAttr && d.E == tx.ID() && d.Added {
 				if inst, ok := d.V.(time.Time); ok {
-					if s.firstInst.IsZero() {
-						s.firstInst = inst
-					}
-					s.lastInst = inst
+					ts.inst = inst
 				}
 			}
 		}
+		ts.attrs = make([]attrDatoms, 0, len(perAttr))
+		for id, n := range perAttr {
+			ts.attrs = append(ts.attrs, attrDatoms{id, n})
+		}
+		s.txs = append(s.txs, ts)
 	}
 	return s
 }
@@ -88,6 +101,7 @@ type dbStats struct {
 	DB            string      `json:"db"`
 	Segments      int         `json:"segments"`
 	Unreadable    int         `json:"unreadable_segments"`
+	Overlapping   int         `json:"overlapping_segments"`
 	Transactions  int         `json:"transactions"`
 	Datoms        int         `json:"datoms"`
 	Retractions   int         `json:"retractions"`
@@ -126,10 +140,19 @@ func runStats(ctx context.Context, cl *cmdline, args []string) int {
 	if err != nil {
 		return cl.fail(exitError, err)
 	}
-	var all []dbStats
+	if len(dbs) == 0 {
+		return cl.fail(exitUnhealthy, noDatabases(h.where))
+	}
+	all := []dbStats{}
 	code := exitOK
 	for _, db := range dbs {
 		st, err := collectStats(ctx, cl, h, db, *jobs, *top, opts)
+		if errors.Is(err, dcbackup.ErrNoSegments) {
+			// Said on stderr; the other databases are still summed up.
+			cl.fail(exitUnhealthy, err)
+			code = exitUnhealthy
+			continue
+		}
 		if err != nil {
 			return cl.fail(exitError, err)
 		}
@@ -137,6 +160,9 @@ func runStats(ctx context.Context, cl *cmdline, args []string) int {
 			code = exitUnhealthy
 		}
 		all = append(all, st)
+	}
+	if len(all) == 0 {
+		return code
 	}
 	if *asJSON {
 		err = writeJSON(cl.stdout, struct {
@@ -158,14 +184,22 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 	if err != nil {
 		return st, err
 	}
+	if len(segs) == 0 {
+		return st, noSegments(db, h.where)
+	}
 	perAttr := map[int64]int{}
 	idents := map[int64]datomic.Keyword{}
 	var first, last time.Time
+	// covered is the end of the readable segments so far. The listing is
+	// sorted by start, so t in [start, covered) of the next segment lies in
+	// one already counted: each transaction is counted once, as a restore
+	// applies it.
+	covered := int64(0)
 	err = scanSegments(ctx, h, db, segs, jobs, opts, reduceStats, func(r scanned[segStats]) error {
 		st.Segments++
 		st.Bytes += int64(r.size)
 		switch {
-		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrSegmentNotFound):
+		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrSegmentNotFound) && !errors.Is(r.loadErr, dcbackup.ErrCorruptSegment):
 			return r.loadErr
 		case errors.Is(r.decodeErr, dcbackup.ErrNoKey):
 			return fmt.Errorf("%w; give -identity FILE with a key that opens it", r.decodeErr)
@@ -173,31 +207,33 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 			st.Unreadable++
 			fmt.Fprintf(cl.stderr, "dcbackup stats: skipping segment %s: %s\n", r.info, trimPrefix(errors.Join(r.loadErr, r.decodeErr).Error()))
 			return nil
-		case r.res.db != db:
-			st.Unreadable++
-			fmt.Fprintf(cl.stderr, "dcbackup stats: skipping segment %s: it holds database %q\n", r.info, r.res.db)
-			return nil
 		}
-		s := r.res
-		st.Transactions += s.txs
-		st.Datoms += s.datoms
-		st.Retractions += s.retractions
-		if s.txs > 0 {
+		if r.info.StartT < covered {
+			st.Overlapping++
+		}
+		for _, tx := range r.res.txs {
+			if tx.t < covered {
+				continue
+			}
+			st.Transactions++
+			st.Datoms += tx.datoms
+			st.Retractions += tx.retractions
 			if st.FirstT == nil {
-				st.FirstT = &s.firstT
+				st.FirstT = &tx.t
 			}
-			st.LastT = &s.lastT
-		}
-		if !s.firstInst.IsZero() {
-			if first.IsZero() {
-				first = s.firstInst
+			st.LastT = &tx.t
+			if !tx.inst.IsZero() {
+				if first.IsZero() {
+					first = tx.inst
+				}
+				last = tx.inst
 			}
-			last = s.lastInst
+			for _, a := range tx.attrs {
+				perAttr[a.id] += a.n
+			}
 		}
-		for id, n := range s.perAttr {
-			perAttr[id] += n
-		}
-		for id, k := range s.idents {
+		covered = max(covered, r.info.EndT)
+		for id, k := range r.res.idents {
 			idents[id] = k // the latest name wins (attributes can be renamed)
 		}
 		return nil
@@ -228,10 +264,6 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 }
 
 func printStats(w io.Writer, where string, all []dbStats) error {
-	if len(all) == 0 {
-		_, err := fmt.Fprintf(w, "no databases in %s\n", where)
-		return err
-	}
 	for i, s := range all {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -239,8 +271,15 @@ func printStats(w io.Writer, where string, all []dbStats) error {
 		fmt.Fprintf(w, "database %s in %s\n", s.DB, where)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		segs := fmt.Sprint(s.Segments)
+		var notes []string
 		if s.Unreadable > 0 {
-			segs += fmt.Sprintf(" (%d unreadable, left out)", s.Unreadable)
+			notes = append(notes, fmt.Sprintf("%d unreadable, left out", s.Unreadable))
+		}
+		if s.Overlapping > 0 {
+			notes = append(notes, fmt.Sprintf("%d overlapping, what they share counted once", s.Overlapping))
+		}
+		if len(notes) > 0 {
+			segs += " (" + strings.Join(notes, "; ") + ")"
 		}
 		fmt.Fprintf(tw, "  segments\t%s\n", segs)
 		fmt.Fprintf(tw, "  transactions\t%d\n", s.Transactions)

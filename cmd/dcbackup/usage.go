@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-const usageHeader = `dcbackup inspects the backups of the dcbackup library (read only).
+const usageHeader = `dcbackup inspects the backups of the dcbackup library, and compacts them
+(every command but compact only reads).
 
 Usage:
 
@@ -25,7 +26,8 @@ endpoint come from the AWS SDK's standard environment and configuration
 files (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...); -s3-endpoint URL
 and -s3-path-style override the endpoint and the addressing style.
 
-Exit status: 0 success (verify: healthy), 1 unhealthy backup, 2 usage or I/O error.
+Exit status: 0 success (verify: healthy), 1 unhealthy backup (or no segments),
+2 usage or I/O error.
 
 Run 'dcbackup help <command>' for a command's flags.
 `

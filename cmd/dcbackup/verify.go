@@ -1,11 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/dcbackup/dcbackup"
@@ -15,42 +16,54 @@ func verifyCommand() command {
 	return command{
 		name:    "verify",
 		summary: "read every segment and check the backup is complete and readable",
-		usage:   "-store STORE [-db NAME] [-identity FILE]... [-j N] [-v] [-json]",
-		detail: `Reads every segment of database -db (or of every database in the store)
-and checks that it is readable: its checksum verifies, it decodes, its
-range is the one it is stored under, and it belongs to the database it is
-stored for. Checks that the segments cover t without a gap from t 0 (a
-missing segment shows as a gap; overlapping segments left by racing
-writers are fine). Prints a line per problem and a summary per database.
+		usage:   "-store STORE [-db NAME] [-identity FILE]... [-headers] [-j N] [-v] [-json]",
+		detail: `Checks database -db (or every database in the store) with the library's
+Check: reads every segment and checks that it is readable (its checksum
+verifies, it decodes, its range is the one it is stored under, it belongs
+to the database it is stored for), that it is of the same lineage (backed
+up from the same database) as the others and continues the segment before
+it, and that the segments cover t without a gap from t 0. Overlapping
+segments, left by racing writers or an interrupted compaction, are fine:
+transactions and datoms are counted once, as a restore applies them.
+Prints a line per problem and a summary per database.
+
+-headers reads only each segment's header (a ranged read on S3): it finds
+missing, empty, truncated, misplaced and foreign segments and broken
+links, not damage inside a segment's body. It counts from the headers, so
+a segment that overlaps the one before it is counted whole.
 
 Encrypted segments: without -identity, verify checks everything but the
 payload (both checksums, the header, its range, database, sizes and
 recipients) and says how many payloads it did not check; with -identity
-it decrypts and decodes them too, and reports a segment no identity opens
-(no-key) and, unless -allow-unencrypted, an unencrypted segment
+it decrypts and decodes them too, and reports segments that no identity
+opens (no-key) and, unless -allow-unencrypted, unencrypted segments
 (not-encrypted).
 
-Exit status: 0 healthy, 1 at least one problem, 2 the store could not be
-read. Segments are read one at a time per worker (-j), so memory stays
-bounded by a few segments whatever the size of the backup.`,
+Exit status: 0 healthy, 1 at least one problem (or no segments), 2 the
+store could not be read. Each of the -j workers holds one segment at a
+time, so memory stays bounded whatever the size of the backup.`,
 		run: runVerify,
 	}
 }
 
-// Problem kinds reported by verify.
+// Problem kinds reported by verify. corrupt, wrong-database,
+// unsupported-version, too-large, no-key and not-encrypted say why a
+// segment is damaged (the library's ProblemDamaged).
 const (
 	problemGap         = "gap"
 	problemCorrupt     = "corrupt"
 	problemWrongDB     = "wrong-database"
-	problemMissing     = "missing"
 	problemUnsupported = "unsupported-version"
 	problemTooLarge    = "too-large"
-	problemEmpty       = "no-segments"
 	problemNoKey       = "no-key"
 	problemNotEnc      = "not-encrypted"
+	problemLineage     = "another-lineage"
+	problemChain       = "broken-chain"
+	problemEmpty       = "no-segments"
 )
 
-// problem is one finding of verify.
+// problem is one finding of verify. A problem that concerns no range
+// (no-segments, or segments no identity opens) has StartT == EndT == 0.
 type problem struct {
 	Kind    string `json:"kind"`
 	StartT  int64  `json:"start_t"`
@@ -60,25 +73,34 @@ type problem struct {
 
 // dbReport is verify's result for one database.
 type dbReport struct {
-	DB           string `json:"db"`
-	Healthy      bool   `json:"healthy"`
-	Segments     int    `json:"segments"`
-	Transactions int    `json:"transactions"`
-	Datoms       int    `json:"datoms"`
-	Bytes        int64  `json:"bytes"`
-	StartT       int64  `json:"start_t"`
-	EndT         int64  `json:"end_t"`
-	// UncheckedPayloads counts encrypted segments whose payload was not
-	// checked (no -identity): their structure and header were.
-	UncheckedPayloads int       `json:"unchecked_payloads"`
-	Problems          []problem `json:"problems"`
+	DB      string `json:"db"`
+	Healthy bool   `json:"healthy"`
+	// Segments and Bytes count the segments listed.
+	Segments int   `json:"segments"`
+	Bytes    int64 `json:"bytes"`
+	// Transactions and Datoms count what a restore applies, overlaps
+	// counted once.
+	Transactions int64 `json:"transactions"`
+	Datoms       int64 `json:"datoms"`
+	// EndT is the end of the last segment: without problems, the backup
+	// covers t in [0, EndT).
+	EndT int64 `json:"end_t"`
+	// Redundant counts segments a restore passes over because others
+	// cover their range.
+	Redundant int `json:"redundant"`
+	// Unverified counts encrypted segments whose payload was not checked:
+	// their checksums and header were.
+	Unverified int `json:"unverified"`
+	// HeadersOnly: only the segments' headers were read (-headers).
+	HeadersOnly bool      `json:"headers_only"`
+	Problems    []problem `json:"problems"`
 }
 
 type verifyFlags struct {
 	jobs    int
 	verbose bool
 	json    bool
-	decode  dcbackup.DecodeOptions
+	headers bool
 }
 
 func runVerify(ctx context.Context, cl *cmdline, args []string) int {
@@ -86,7 +108,8 @@ func runVerify(ctx context.Context, cl *cmdline, args []string) int {
 	sf := addStoreFlags(fs, cl.getenv)
 	var vf verifyFlags
 	fs.IntVar(&vf.jobs, "j", 4, "segments read at once")
-	fs.BoolVar(&vf.verbose, "v", false, "print a line for every segment, not only for problems")
+	fs.BoolVar(&vf.headers, "headers", false, "read only each segment's header: finds missing, truncated, misplaced and foreign segments, not damage inside a body")
+	fs.BoolVar(&vf.verbose, "v", false, "say more in the summary: redundant segments, time taken")
 	fs.BoolVar(&vf.json, "json", false, "print one JSON document instead of text")
 	df := addDecodeFlags(fs)
 	if code, done := cl.parse(fs, args); done {
@@ -95,8 +118,8 @@ func runVerify(ctx context.Context, cl *cmdline, args []string) int {
 	if vf.jobs < 1 {
 		return cl.errorf("-j must be at least 1")
 	}
-	var err error
-	if vf.decode, err = df.options(); err != nil {
+	decode, err := df.options()
+	if err != nil {
 		return cl.fail(exitError, err)
 	}
 	h, err := sf.open(ctx, cl.getenv)
@@ -108,21 +131,25 @@ func runVerify(ctx context.Context, cl *cmdline, args []string) int {
 		return cl.fail(exitError, err)
 	}
 	if len(dbs) == 0 {
-		return cl.fail(exitUnhealthy, unhealthy("no databases in %s", h.where))
+		return cl.fail(exitUnhealthy, noDatabases(h.where))
 	}
 	text := cl.stdout
 	if vf.json {
 		text = io.Discard
 	}
+	opts := &dcbackup.CheckOptions{HeadersOnly: vf.headers, Concurrency: vf.jobs, Decode: decode}
 	reports := make([]dbReport, 0, len(dbs))
 	for _, db := range dbs {
 		fmt.Fprintf(text, "verify database %s in %s\n", db, h.where)
-		rep, err := verifyDB(ctx, h, db, vf, text)
+		rep, err := verifyDB(ctx, h, db, opts)
 		if err != nil {
 			return cl.fail(exitError, err)
 		}
-		fmt.Fprintln(text, verifySummary(rep))
-		reports = append(reports, rep)
+		for _, p := range rep.Problems {
+			fmt.Fprintln(text, problemLine(p))
+		}
+		fmt.Fprintln(text, verifySummary(rep, vf.verbose))
+		reports = append(reports, rep.dbReport)
 	}
 	if vf.json {
 		if err := writeJSON(cl.stdout, struct {
@@ -140,134 +167,145 @@ func runVerify(ctx context.Context, cl *cmdline, args []string) int {
 	return exitOK
 }
 
-// segCounts is what verify keeps of a decoded segment.
-type segCounts struct {
-	db     string
-	txs    int
-	datoms int
+// verified is a database's report with what only the text shows.
+type verified struct {
+	dbReport
+	seconds float64
+	keys    bool // identities were given
 }
 
-// verifyDB checks one database, writing problem lines (and, verbose,
-// segment lines) to w as it goes. Its error means the store could not be
-// read; problems are in the report.
-func verifyDB(ctx context.Context, h *storeHandle, db string, vf verifyFlags, w io.Writer) (dbReport, error) {
-	rep := dbReport{DB: db, Problems: []problem{}}
-	segs, err := h.List(ctx, db, 0)
-	if err != nil {
-		return rep, err
-	}
-	report := func(p problem) {
-		rep.Problems = append(rep.Problems, p)
-		if p.EndT > p.StartT {
-			fmt.Fprintf(w, "PROBLEM %s %s: %s\n", p.Kind, tRange(p.StartT, p.EndT), p.Message)
-		} else {
-			fmt.Fprintf(w, "PROBLEM %s: %s\n", p.Kind, p.Message)
-		}
-	}
-	if len(segs) == 0 {
-		report(problem{Kind: problemEmpty, Message: fmt.Sprintf("no segments of database %q in %s (is -db right?)", db, h.where)})
+// verifyDB checks one database with dcbackup.Check. Its error means the
+// store could not be read; problems are in the report.
+func verifyDB(ctx context.Context, h *storeHandle, db string, opts *dcbackup.CheckOptions) (verified, error) {
+	rep := verified{dbReport: dbReport{DB: db, HeadersOnly: opts.HeadersOnly, Problems: []problem{}}, keys: len(opts.Decode.Identities) > 0}
+	cr, err := dcbackup.Check(ctx, db, h.BackupStore, opts) // the store itself: ranged header reads where it has them
+	rep.seconds = cr.Elapsed.Seconds()
+	if errors.Is(err, dcbackup.ErrNoSegments) {
+		rep.Problems = append(rep.Problems, problem{Kind: problemEmpty, Message: noSegmentsHint(db, h.where)})
 		return rep, nil
 	}
-	rep.StartT, rep.EndT = segs[0].StartT, 0
-	for _, s := range segs {
-		rep.EndT = max(rep.EndT, s.EndT)
-	}
-	gaps := dcbackup.CoverageGaps(segs)
-	flushGaps := func(before int64) {
-		for len(gaps) > 0 && gaps[0].StartT < before {
-			g := gaps[0]
-			gaps = gaps[1:]
-			report(problem{Kind: problemGap, StartT: g.StartT, EndT: g.EndT,
-				Message: fmt.Sprintf("no segment covers t in %s: a restore stops at t %d; run Repair against the source", tRange(g.StartT, g.EndT), g.StartT)})
-		}
-	}
-	reduce := func(s *dcbackup.Segment) segCounts {
-		return segCounts{db: s.DB, txs: len(s.Txs), datoms: s.DatomCount()}
-	}
-	err = scanSegments(ctx, h, db, segs, vf.jobs, vf.decode, reduce, func(r scanned[segCounts]) error {
-		flushGaps(r.info.StartT)
-		rep.Segments++
-		rep.Bytes += int64(r.size)
-		if r.header != nil && r.header.DB == db {
-			// Encrypted, no identity: everything but the payload verified.
-			rep.UncheckedPayloads++
-			rep.Transactions += int(r.header.TxCount)
-			rep.Datoms += int(r.header.DatomCount)
-			if vf.verbose {
-				fmt.Fprintf(w, "ok %s: %s, %s, %d bytes, encrypted: header checked, payload not (no -identity)\n", tRange(r.info.StartT, r.info.EndT),
-					plural(r.header.TxCount, "transaction"), plural(r.header.DatomCount, "datom"), r.size)
-			}
-			return nil
-		}
-		if r.header != nil {
-			r.res.db, r.decodeErr = r.header.DB, nil
-		}
-		if p, ok, err := segmentProblem(db, r); err != nil {
-			return err
-		} else if ok {
-			report(p)
-			return nil
-		}
-		rep.Transactions += r.res.txs
-		rep.Datoms += r.res.datoms
-		if vf.verbose {
-			fmt.Fprintf(w, "ok %s: %s, %s, %d bytes\n", tRange(r.info.StartT, r.info.EndT),
-				plural(int64(r.res.txs), "transaction"), plural(int64(r.res.datoms), "datom"), r.size)
-		}
-		return nil
-	})
 	if err != nil {
 		return rep, err
 	}
-	flushGaps(rep.EndT + 1)
+	rep.Segments, rep.Bytes = cr.Segments, cr.Bytes
+	rep.Transactions, rep.Datoms, rep.EndT = cr.Transactions, cr.Datoms, cr.EndT
+	rep.Redundant, rep.Unverified = cr.Redundant, cr.Unverified
+	noKey := false
+	for _, sp := range cr.Problems {
+		p := segmentProblem(sp)
+		noKey = noKey || p.Kind == problemNoKey
+		rep.Problems = append(rep.Problems, p)
+	}
+	for _, g := range cr.Gaps {
+		rep.Problems = append(rep.Problems, problem{Kind: problemGap, StartT: g.StartT, EndT: g.EndT,
+			Message: fmt.Sprintf("no sound segment covers t in %s: a restore stops at t %d; run Repair against the source", tRange(g.StartT, g.EndT), g.StartT)})
+	}
+	// A problem before the gap it leaves, both in t order.
+	slices.SortStableFunc(rep.Problems, func(a, b problem) int { return cmp.Compare(a.StartT, b.StartT) })
+	if cr.Unverified > 0 && rep.keys && !noKey {
+		// Check counts the segments no given identity opens as unverified;
+		// with identities given, a restore would stop at them.
+		given := make([]string, 0, len(opts.Decode.Identities))
+		for _, id := range opts.Decode.Identities {
+			given = append(given, dcbackup.IdentityFingerprint(id))
+		}
+		rep.Problems = append(rep.Problems, problem{Kind: problemNoKey, Message: fmt.Sprintf(
+			"%s that no identity given (%s) opens: a restore with these identities stops at the first (dcbackup dump -segment START-END names a segment's recipients)",
+			plural(int64(cr.Unverified), "segment"), strings.Join(given, ", "))})
+	}
 	rep.Healthy = len(rep.Problems) == 0
 	return rep, nil
 }
 
-// segmentProblem classifies the outcome of reading one segment. An error
-// means the store itself failed (not a finding about the backup).
-func segmentProblem(db string, r scanned[segCounts]) (problem, bool, error) {
-	p := problem{StartT: r.info.StartT, EndT: r.info.EndT}
-	switch {
-	case errors.Is(r.loadErr, dcbackup.ErrSegmentNotFound):
-		p.Kind = problemMissing
-		p.Message = "listed, but gone when read (deleted meanwhile?)"
-	case r.loadErr != nil:
-		return p, false, fmt.Errorf("read segment %s: %w", r.info, r.loadErr)
-	case errors.Is(r.decodeErr, dcbackup.ErrUnsupportedSegmentVersion):
-		p.Kind = problemUnsupported
-		p.Message = decodeCause(r.decodeErr) + " (written by a newer dcbackup; upgrade this command)"
-	case errors.Is(r.decodeErr, dcbackup.ErrSegmentTooLarge):
-		p.Kind = problemTooLarge
-		p.Message = decodeCause(r.decodeErr)
-	case errors.Is(r.decodeErr, dcbackup.ErrNoKey):
-		p.Kind = problemNoKey
-		p.Message = decodeCause(r.decodeErr)
-	case errors.Is(r.decodeErr, dcbackup.ErrNotEncrypted):
-		p.Kind = problemNotEnc
-		p.Message = strings.TrimPrefix(decodeCause(r.decodeErr), "corrupt segment: ") + "; anyone who can write to the store could have written it"
-	case r.decodeErr != nil:
-		p.Kind = problemCorrupt
-		p.Message = strings.TrimPrefix(decodeCause(r.decodeErr), "corrupt segment: ")
-	case r.res.db != db:
-		p.Kind = problemWrongDB
-		p.Message = fmt.Sprintf("segment holds database %q, but is stored for %q", r.res.db, db)
-	default:
-		return p, false, nil
+// segmentProblem turns one of Check's problems into verify's.
+func segmentProblem(sp dcbackup.SegmentProblem) problem {
+	p := problem{StartT: sp.Seg.StartT, EndT: sp.Seg.EndT, Message: problemCause(sp)}
+	switch sp.Kind {
+	case dcbackup.ProblemLineage:
+		p.Kind = problemLineage
+		p.Message += " (a segment of another database under a plausible range: compare with the source; a restore refuses it)"
+		return p
+	case dcbackup.ProblemChain:
+		p.Kind = problemChain
+		p.Message += " (a restore refuses it)"
+		return p
 	}
-	return p, true, nil
+	switch err := sp.Err; {
+	case errors.Is(err, dcbackup.ErrUnsupportedSegmentVersion):
+		p.Kind = problemUnsupported
+		p.Message += " (written by a newer dcbackup; upgrade this command)"
+	case errors.Is(err, dcbackup.ErrSegmentTooLarge):
+		p.Kind = problemTooLarge
+	case errors.Is(err, dcbackup.ErrNoKey):
+		p.Kind = problemNoKey
+	case errors.Is(err, dcbackup.ErrNotEncrypted):
+		p.Kind = problemNotEnc
+		p.Message += "; anyone who can write to the store could have written it"
+	case errors.Is(err, dcbackup.ErrWrongDatabase):
+		p.Kind = problemWrongDB
+	default:
+		p.Kind = problemCorrupt
+	}
+	return p
+}
+
+// problemCause is the text of a problem's error without what the problem
+// line already says: the segment's name and the sentinel that its kind
+// restates.
+func problemCause(sp dcbackup.SegmentProblem) string {
+	err := sp.Err
+	if err == nil {
+		return sp.Kind.String()
+	}
+	var se *dcbackup.SegmentError
+	if errors.As(err, &se) && se.Err != nil {
+		err = se.Err
+	}
+	s := trimPrefix(err.Error())
+	s = strings.TrimPrefix(s, "segment "+sp.Seg.String()+": ")
+	for _, sentinel := range []error{dcbackup.ErrCorruptSegment, dcbackup.ErrWrongDatabase, dcbackup.ErrChainBroken, dcbackup.ErrNotEncrypted} {
+		s = strings.TrimPrefix(s, sentinel.Error()+": ")
+	}
+	return s
+}
+
+// problemLine is the text line of a problem.
+func problemLine(p problem) string {
+	if p.EndT > p.StartT {
+		return fmt.Sprintf("PROBLEM %s %s: %s", p.Kind, tRange(p.StartT, p.EndT), p.Message)
+	}
+	return fmt.Sprintf("PROBLEM %s: %s", p.Kind, p.Message)
 }
 
 // verifySummary is the last line for a database.
-func verifySummary(r dbReport) string {
-	counts := fmt.Sprintf("%s, %s, %s, %s (%d bytes)", plural(int64(r.Segments), "segment"),
-		plural(int64(r.Transactions), "transaction"), plural(int64(r.Datoms), "datom"), humanBytes(r.Bytes), r.Bytes)
-	if r.Segments > 0 {
-		counts += ", t " + tRange(r.StartT, r.EndT)
+func verifySummary(r verified, verbose bool) string {
+	gaps := slices.ContainsFunc(r.Problems, func(p problem) bool { return p.Kind == problemGap })
+	upTo := ""
+	if gaps {
+		// Check follows the chain a restore follows, which ends at a gap.
+		upTo = " up to the first gap"
 	}
-	if r.UncheckedPayloads > 0 {
+	counts := fmt.Sprintf("%s, %s, %s%s, %s (%d bytes)", plural(int64(r.Segments), "segment"),
+		plural(r.Transactions, "transaction"), plural(r.Datoms, "datom"), upTo, humanBytes(r.Bytes), r.Bytes)
+	if r.Segments > 0 {
+		counts += ", t " + tRange(0, r.EndT)
+	}
+	if r.HeadersOnly {
+		counts += "; headers only: segment bodies not read, counts from the headers"
+	}
+	switch {
+	case r.Unverified > 0 && r.keys:
+		counts += fmt.Sprintf("; %s encrypted: checksums and headers checked, payloads not (no identity given opens them)",
+			plural(int64(r.Unverified), "segment"))
+	case r.Unverified > 0:
 		counts += fmt.Sprintf("; %s encrypted: checksums and headers checked, payloads not (give -identity to check them)",
-			plural(int64(r.UncheckedPayloads), "segment"))
+			plural(int64(r.Unverified), "segment"))
+	}
+	if !gaps && (r.Redundant > 0 || verbose) {
+		counts += fmt.Sprintf("; %s redundant (overlaps a restore passes over, counted once)", plural(int64(r.Redundant), "segment"))
+	}
+	if verbose {
+		counts += fmt.Sprintf("; %.1f s", r.seconds)
 	}
 	if r.Healthy {
 		return fmt.Sprintf("%s: healthy: %s", r.DB, counts)
@@ -280,16 +318,6 @@ func verifySummary(r dbReport) string {
 	for k, n := range byKind {
 		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
 	}
-	sort.Strings(kinds)
+	slices.Sort(kinds)
 	return fmt.Sprintf("%s: UNHEALTHY: %s (%s); %s", r.DB, plural(int64(len(r.Problems)), "problem"), strings.Join(kinds, ", "), counts)
-}
-
-// decodeCause is the text of a decode error without the segment's name,
-// which the problem line already gives.
-func decodeCause(err error) string {
-	var se *dcbackup.SegmentError
-	if errors.As(err, &se) && se.Err != nil {
-		err = se.Err
-	}
-	return trimPrefix(err.Error())
 }
