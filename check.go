@@ -37,9 +37,13 @@ const (
 	ProblemLineage
 	// ProblemChain: the segment does not continue the one before it.
 	ProblemChain
-	// ProblemNoKey: the segment is encrypted and none of the identities
-	// given opens it (reported only when identities are given).
-	ProblemNoKey
+	// ProblemUnreadable: the segment is sound, but its payload cannot be
+	// read with the options given, so a restore with them would stop
+	// there: no identity given opens it (ErrNoKey, reported only when
+	// identities are given), it is not encrypted where identities are
+	// given (ErrNotEncrypted), or it is beyond the decode limit
+	// (ErrSegmentTooLarge).
+	ProblemUnreadable
 )
 
 // String names the kind.
@@ -51,8 +55,8 @@ func (k ProblemKind) String() string {
 		return "another-lineage"
 	case ProblemChain:
 		return "broken-chain"
-	case ProblemNoKey:
-		return "no-key"
+	case ProblemUnreadable:
+		return "unreadable"
 	}
 	return fmt.Sprintf("ProblemKind(%d)", int(k))
 }
@@ -87,8 +91,9 @@ type CheckReport struct {
 	// cover their range (overlaps left by racing writers or an
 	// interrupted compaction: harmless).
 	Redundant int
-	// Unverified counts encrypted segments whose payload was not read (no
-	// identity given).
+	// Unverified counts segments whose payload was not read: encrypted
+	// with no identity given (not a problem: a check of structure), or
+	// ProblemUnreadable.
 	Unverified int
 	// Elapsed is the wall time of the call.
 	Elapsed time.Duration
@@ -150,8 +155,8 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 		rep.EndT = max(rep.EndT, s.Info.EndT)
 		if s.Unverified {
 			rep.Unverified++
-			if len(opts.Decode.Identities) > 0 && errors.Is(s.Why, ErrNoKey) {
-				rep.Problems = append(rep.Problems, SegmentProblem{Seg: s.Info, Kind: ProblemNoKey, Err: s.Why})
+			if len(opts.Decode.Identities) > 0 || !errors.Is(s.Why, ErrNoKey) {
+				rep.Problems = append(rep.Problems, SegmentProblem{Seg: s.Info, Kind: ProblemUnreadable, Err: s.Why})
 			}
 		}
 		switch {

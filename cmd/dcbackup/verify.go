@@ -190,11 +190,8 @@ func verifyDB(ctx context.Context, h *storeHandle, db string, opts *dcbackup.Che
 	rep.Segments, rep.Bytes = cr.Segments, cr.Bytes
 	rep.Transactions, rep.Datoms, rep.EndT = cr.Transactions, cr.Datoms, cr.EndT
 	rep.Redundant, rep.Unverified = cr.Redundant, cr.Unverified
-	noKey := false
 	for _, sp := range cr.Problems {
-		p := segmentProblem(sp)
-		noKey = noKey || p.Kind == problemNoKey
-		rep.Problems = append(rep.Problems, p)
+		rep.Problems = append(rep.Problems, segmentProblem(sp))
 	}
 	for _, g := range cr.Gaps {
 		rep.Problems = append(rep.Problems, problem{Kind: problemGap, StartT: g.StartT, EndT: g.EndT,
@@ -202,17 +199,6 @@ func verifyDB(ctx context.Context, h *storeHandle, db string, opts *dcbackup.Che
 	}
 	// A problem before the gap it leaves, both in t order.
 	slices.SortStableFunc(rep.Problems, func(a, b problem) int { return cmp.Compare(a.StartT, b.StartT) })
-	if cr.Unverified > 0 && rep.keys && !noKey {
-		// Check counts the segments no given identity opens as unverified;
-		// with identities given, a restore would stop at them.
-		given := make([]string, 0, len(opts.Decode.Identities))
-		for _, id := range opts.Decode.Identities {
-			given = append(given, dcbackup.IdentityFingerprint(id))
-		}
-		rep.Problems = append(rep.Problems, problem{Kind: problemNoKey, Message: fmt.Sprintf(
-			"%s that no identity given (%s) opens: a restore with these identities stops at the first (dcbackup dump -segment START-END names a segment's recipients)",
-			plural(int64(cr.Unverified), "segment"), strings.Join(given, ", "))})
-	}
 	rep.Healthy = len(rep.Problems) == 0
 	return rep, nil
 }
