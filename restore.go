@@ -128,6 +128,8 @@ type restorer struct {
 	// them, whichever segment a datom comes from.
 	finalIdents map[int64]datomic.Keyword
 	finalFrom   SegmentInfo
+	// parts are the target's partitions (targetPartition).
+	parts targetParts
 	// bare are source ids that refs inside tuples of the transaction being
 	// built name, and that the target has no entity for yet; lookups
 	// those it has, but whose target ids the restore does not know.
