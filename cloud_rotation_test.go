@@ -52,7 +52,8 @@ func (c *rotatingConn) tick(ctx context.Context, n *int, due map[int]string) boo
 	}
 	c.mu.Unlock()
 	if ok {
-		require.NoError(c.t, c.srv.RotateKey(ctx, kind, peertest.DefaultDBName))
+		// Called from the backup's workers too: assert, not require.
+		assert.NoError(c.t, c.srv.RotateKey(ctx, kind, peertest.DefaultDBName))
 	}
 	return ok
 }
@@ -141,8 +142,13 @@ func TestCloudKeyRotationDuringBackup(t *testing.T) {
 			require.Equal(t, 2, rot.rotations())
 			if concurrency == 1 {
 				assert.Equal(t, 2, rot.midStream, "both rotations in the middle of the one long read")
+				assert.Equal(t, 3, src.keyReads(cloud.KindDBRead), "the keyfile read at connect and after each rotation")
+			} else {
+				// Requests of other workers in flight at a rotation may
+				// each read the keyfile again.
+				assert.GreaterOrEqual(t, src.keyReads(cloud.KindDBRead), 3)
+				assert.LessOrEqual(t, src.keyReads(cloud.KindDBRead), 1+2*concurrency)
 			}
-			assert.Equal(t, 3, src.keyReads(cloud.KindDBRead), "the keyfile read at connect and after each rotation")
 			userTxs := userLogLen(t, src.local, mem.CloudBootstrapTxs)
 			require.Equal(t, userTxs, bk.Transactions)
 			requireNoBootstrapSegment(t, store)
@@ -169,10 +175,10 @@ func TestCloudKeyRotationDuringRestore(t *testing.T) {
 	userTxs := userLogLen(t, src.local, mem.CloudBootstrapTxs)
 	require.Equal(t, userTxs, res.Transactions)
 	assert.Equal(t, 3, target.keyReads(cloud.KindDBWrite), "the write keyfile read at the first transact and after each rotation")
-	assert.Equal(t, 2, target.keyReads(cloud.KindDBRead))
 	assert.Equal(t, userTxs+1, userLogLen(t, target.local, mem.CloudBootstrapTxs), "the restore's schema transaction and one per source transaction")
 	requireVerified(t, src.conn, target.conn)
 	requireVerified(t, src.local, target.local)
+	assert.Equal(t, 2, target.keyReads(cloud.KindDBRead), "the read keyfile read at connect and after its rotation")
 }
 
 // requireRestoresIdenticallyFromCloud restores store's "db", a backup of
