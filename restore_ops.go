@@ -403,9 +403,7 @@ func (r *restorer) remapValue(ctx context.Context, seg *Segment, oa *opAttr, v a
 func (r *restorer) partitions(ctx context.Context, seg *Segment, tx datomic.Tx) (datomic.ForcePartition, error) {
 	m := r.remap
 	var force datomic.ForcePartition
-	// Resolving a partition entity below may add to newIDs; only the
-	// entities of the transaction itself are considered.
-	for _, src := range m.newIDs[:len(m.newIDs):len(m.newIDs)] {
+	for _, src := range m.newIDs {
 		var part any
 		switch p := datomic.Part(src); p {
 		case datomic.PartUser, datomic.PartTx:
