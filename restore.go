@@ -42,7 +42,9 @@ type RestoreOptions struct {
 	// :db/force-partition directive, which Datomic Pro releases before 2023
 	// do not know; it is only sent for entities outside those defaults. A
 	// target without partitions (Datomic Cloud) places entities itself,
-	// whatever this says.
+	// whatever this says, and so does every target for an entity whose
+	// source partition is not one the source installed (a Datomic Cloud
+	// source's partitions are numbers its database chose).
 	IgnorePartitions bool
 	// Functions says what to do with stored functions, attribute
 	// predicates and entity specs, which the target's transactor would run
@@ -129,6 +131,8 @@ type restorer struct {
 	// them, whichever segment a datom comes from.
 	finalIdents map[int64]datomic.Keyword
 	finalFrom   SegmentInfo
+	// parts are the target's partitions (targetPartition).
+	parts targetParts
 	// bare are source ids that refs inside tuples of the transaction being
 	// built name, and that the target has no entity for yet; lookups
 	// those it has, but whose target ids the restore does not know.

@@ -409,9 +409,7 @@ func (r *restorer) remapValue(ctx context.Context, seg *Segment, oa *opAttr, v a
 func (r *restorer) partitions(ctx context.Context, seg *Segment, tx datomic.Tx) (datomic.ForcePartition, error) {
 	m := r.remap
 	var force datomic.ForcePartition
-	// Resolving a partition entity below may add to newIDs; only the
-	// entities of the transaction itself are considered.
-	for _, src := range m.newIDs[:len(m.newIDs):len(m.newIDs)] {
+	for _, src := range m.newIDs {
 		var part any
 		switch p := datomic.Part(src); p {
 		case datomic.PartUser, datomic.PartTx:
@@ -422,19 +420,12 @@ func (r *restorer) partitions(ctx context.Context, seg *Segment, tx datomic.Tx) 
 			}
 			part = datomic.Keyword("db.part/db")
 		default:
-			t, err := m.resolve(ctx, seg, p)
+			id, ok, err := r.targetPartition(ctx, seg, p)
 			if err != nil {
 				return nil, fmt.Errorf("partition of entity %d: %w", src, err)
 			}
-			if _, ok := t.(datomic.LookupRef); ok {
-				// The directive takes an id.
-				if t, err = m.resolveAttr(ctx, seg, p); err != nil {
-					return nil, fmt.Errorf("partition of entity %d: %w", src, err)
-				}
-			}
-			id, ok := t.(int64)
 			if !ok {
-				return nil, fmt.Errorf("entity %d is in partition %d, which the target does not have: the partition must be installed by an earlier transaction", src, p)
+				continue // a partition the source's database chose: the target places the entity
 			}
 			part = id
 		}

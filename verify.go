@@ -83,7 +83,9 @@ func Verify(ctx context.Context, source, target datomic.Conn, opts *VerifyOption
 	v, err := newVerifier(ctx, source, target, opts.CacheSize, opts.ElideAttributes)
 	if v != nil {
 		v.noPartitions = hasNoPartitions(ctx, target)
-		v.checkPartitions = !opts.IgnorePartitions && !v.noPartitions
+		// A source without partitions chose its entities' partitions
+		// itself; the restore left the target to place them.
+		v.checkPartitions = !opts.IgnorePartitions && !v.noPartitions && !hasNoPartitions(ctx, source)
 		v.filter, v.rewrite = opts.Filter, opts.Rewrite
 	}
 	if err != nil {
@@ -619,7 +621,8 @@ func datomKey(e, a int64, val any, added bool) string {
 }
 
 // hasNoPartitions reports whether conn's database places entities itself
-// (Datomic Cloud): a restore into it keeps no partition.
+// (Datomic Cloud): a restore into it keeps no partition, and a restore from
+// it has none to keep.
 func hasNoPartitions(ctx context.Context, conn datomic.Conn) bool {
 	lc, ok := conn.(datomic.Limited)
 	if !ok {

@@ -4,8 +4,9 @@
 // cardinality many, unique values and identity upserts, components and
 // retractEntity, compare-and-swap, tuples of every kind, transaction
 // annotations and explicit instants; optionally (Config) composite tuples
-// backfilled after the fact, excisions and more renames. Property tests of
-// backup and restore replay such histories.
+// backfilled after the fact, excisions and more renames, and histories that
+// a Datomic Cloud database accepts (Config.Cloud). Property tests of backup
+// and restore replay such histories.
 package histgen
 
 import (
@@ -48,7 +49,21 @@ type Config struct {
 	// Renames renames enums and attributes beyond the default history's
 	// one renamed attribute, and gives retired idents to new attributes.
 	Renames bool
+	// Cloud makes histories that a Datomic Cloud database accepts (such as
+	// datomic/mem's Cloud mode): no named partition and no
+	// :db/force-partition, no :db.type/bytes attribute; instead, an
+	// attribute h/text whose strings reach Cloud's limit of 4096
+	// characters, counted as Java counts them (UTF-16 code units), and
+	// strings in tuples that reach its limit of 256. Excision cannot be
+	// combined with it: Datomic Cloud has none.
+	Cloud bool
 }
+
+// Datomic Cloud's string limits, in UTF-16 code units.
+const (
+	cloudMaxString      = 4096
+	cloudMaxTupleString = 256
+)
 
 // Stats reports what Generate did.
 type Stats struct {
@@ -64,12 +79,17 @@ func Generate(ctx context.Context, conn datomic.Conn, cfg Config) (Stats, error)
 		return Stats{}, err
 	}
 	st, err := g.Run(ctx, cfg.Txs)
-	st.Committed += 4 // schema, partition and enums
+	st.Committed += g.setup
 	return st, err
 }
 
 // Generator continues a random history; its schema is installed by New.
-type Generator struct{ g *gen }
+type Generator struct {
+	g *gen
+	// setup is the number of transactions New committed: the schema,
+	// the partition (not in Cloud histories) and the enums.
+	setup int
+}
 
 // New installs the generator's schema in conn.
 func New(ctx context.Context, conn datomic.Conn, cfg Config) (*Generator, error) {
@@ -79,7 +99,14 @@ func New(ctx context.Context, conn datomic.Conn, cfg Config) (*Generator, error)
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	g := &gen{cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), conn: conn, instant: cfg.Start}
+	if cfg.Cloud && cfg.Excision {
+		return nil, errors.New("histgen: Config.Excision cannot be combined with Config.Cloud: Datomic Cloud has no excision")
+	}
+	g := &gen{cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), conn: conn, instant: cfg.Start,
+		attrs: baseAttrs, plain: plainAttrs}
+	if cfg.Cloud {
+		g.attrs, g.plain = cloudAttrs(), cloudPlainAttrs()
+	}
 	var st Stats
 	// Composite tuples go in a second transaction, after the attributes
 	// they name.
@@ -88,19 +115,21 @@ func New(ctx context.Context, conn datomic.Conn, cfg Config) (*Generator, error)
 			return nil, err
 		}
 	}
-	if err := g.commit(ctx, []datomic.Op{datomic.EntityMap{
-		"db/ident":              kw(partThings),
-		"db.install/_partition": kw("db.part/db"),
-	}}, &st); err != nil {
-		return nil, err
+	if !cfg.Cloud {
+		if err := g.commit(ctx, []datomic.Op{datomic.EntityMap{
+			"db/ident":              kw(partThings),
+			"db.install/_partition": kw("db.part/db"),
+		}}, &st); err != nil {
+			return nil, err
+		}
 	}
 	if err := g.commit(ctx, g.enumOps(), &st); err != nil {
 		return nil, err
 	}
-	if st.Rejected > 0 || len(g.ids) != len(baseAttrs) {
+	if st.Rejected > 0 || len(g.ids) != len(g.attrs) {
 		return nil, fmt.Errorf("histgen: the database rejected the generator's schema")
 	}
-	return &Generator{g: g}, nil
+	return &Generator{g: g, setup: st.Committed}, nil
 }
 
 // Run attempts n more random transactions.
@@ -119,8 +148,13 @@ func (gr *Generator) Run(ctx context.Context, n int) (Stats, error) {
 const partThings = "h.part/things"
 
 type gen struct {
-	cfg      Config
-	rnd      *rand.Rand
+	cfg Config
+	rnd *rand.Rand
+	// attrs are the attributes the generator installs, plain those a new
+	// entity may get random values for (baseAttrs and plainAttrs, or
+	// their Cloud variants).
+	attrs    []attrSpec
+	plain    []string
 	conn     datomic.Conn
 	ids      map[string]int64            // base attribute ident -> id
 	info     map[int64]datomic.Attribute // current description by id
@@ -179,7 +213,7 @@ func (g *gen) refreshSchema(ctx context.Context) error {
 	if g.ids == nil {
 		g.ids, g.info = map[string]int64{}, map[int64]datomic.Attribute{}
 	}
-	for _, s := range baseAttrs {
+	for _, s := range g.attrs {
 		if _, ok := g.ids[s.ident]; ok {
 			continue
 		}
@@ -247,7 +281,7 @@ var baseAttrs = []attrSpec{
 
 func (g *gen) baseSchema(composite bool) []datomic.Op {
 	var ops []datomic.Op
-	for _, s := range baseAttrs {
+	for _, s := range g.attrs {
 		if _, ok := s.extra["db/tupleAttrs"]; ok != composite {
 			continue
 		}

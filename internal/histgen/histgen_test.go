@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -128,4 +129,99 @@ func TestOptionalFeatures(t *testing.T) {
 	assert.Positive(t, enumRenames, "renamed enums")
 	assert.Positive(t, attrRenames, "renamed attributes")
 	assert.Positive(t, reuses, "retired idents given to new attributes")
+}
+
+// cloudRecorder records the errors of the transactions a generator
+// attempts.
+type cloudRecorder struct {
+	datomic.Conn
+	txs  []string
+	errs []error
+}
+
+func (r *cloudRecorder) Transact(ctx context.Context, ops []datomic.Op) (datomic.TxReport, error) {
+	rep, err := r.Conn.Transact(ctx, ops)
+	r.txs = append(r.txs, fmt.Sprintf("%#v -> %v %d", ops, err != nil, len(rep.TxData)))
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	return rep, err
+}
+
+func generateCloud(t *testing.T, cfg Config) (*mem.Conn, *cloudRecorder, Stats) {
+	t.Helper()
+	clock := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	conn := mem.New(mem.Options{Cloud: true, Clock: func() time.Time { clock = clock.Add(time.Minute); return clock }})
+	rec := &cloudRecorder{Conn: conn}
+	st, err := Generate(context.Background(), rec, cfg)
+	require.NoError(t, err)
+	return conn, rec, st
+}
+
+// TestCloudHistories: Cloud histories are accepted by a Cloud-mode
+// database (no transaction refused for what Cloud does not support), hold
+// no bytes and no named partition, and have strings right up to Cloud's
+// limits as Java counts them, with characters outside the Basic
+// Multilingual Plane.
+func TestCloudHistories(t *testing.T) {
+	ctx := context.Background()
+	var atLimit, atTupleLimit, wide int
+	for seed := range uint64(12) {
+		cfg := Config{Seed: seed, Txs: 150, Cloud: true, CompositeBackfill: seed%2 == 0, Renames: seed%3 == 0}
+		conn, rec, st := generateCloud(t, cfg)
+		_, again, _ := generateCloud(t, cfg)
+		assert.Equal(t, digest(rec.txs), digest(again.txs), "seed %d: reproducible", seed)
+		for _, err := range rec.errs {
+			require.NotErrorIs(t, err, mem.ErrCloudRefused, "seed %d", seed)
+		}
+		require.Greater(t, st.Committed, len(rec.txs)*2/3, "seed %d: most transactions commit", seed)
+		db, err := conn.DB(ctx)
+		require.NoError(t, err)
+		_, ok, err := db.Entid(ctx, partThings)
+		require.NoError(t, err)
+		assert.False(t, ok, "no named partition")
+		installPart, _, err := db.Entid(ctx, "db.install/partition")
+		require.NoError(t, err)
+		for _, s := range rec.txs {
+			require.NotContains(t, s, "ForcePartition", "seed %d", seed)
+		}
+		txs := 0
+		for tx, err := range conn.TxRange(ctx, mem.CloudBootstrapTxs+1, 0) {
+			require.NoError(t, err)
+			txs++
+			for _, d := range tx.Datoms {
+				require.NotEqual(t, installPart, d.A, "seed %d: a partition installed", seed)
+				switch v := d.V.(type) {
+				case []byte:
+					t.Errorf("seed %d: a bytes value: %v", seed, d)
+				case string:
+					n := mem.CloudStringLen(v)
+					require.LessOrEqual(t, n, cloudMaxString)
+					if n == cloudMaxString {
+						atLimit++
+						if len(v) > n && utf8.RuneCountInString(v) < n {
+							wide++
+						}
+					}
+				case datomic.Tuple:
+					for _, e := range v {
+						if s, ok := e.(string); ok {
+							n := mem.CloudStringLen(s)
+							require.LessOrEqual(t, n, cloudMaxTupleString)
+							if n == cloudMaxTupleString {
+								atTupleLimit++
+							}
+						}
+					}
+				}
+			}
+		}
+		assert.Equal(t, st.Committed, txs, "seed %d: every committed transaction is in the log", seed)
+	}
+	assert.Positive(t, atLimit, "strings of exactly 4096 UTF-16 units")
+	assert.Positive(t, wide, "of them, some with more bytes than units and fewer runes than units")
+	assert.Positive(t, atTupleLimit, "strings of exactly 256 units in tuples")
+
+	_, err := New(ctx, mem.New(mem.Options{Cloud: true}), Config{Cloud: true, Excision: true})
+	assert.ErrorContains(t, err, "Datomic Cloud has no excision")
 }

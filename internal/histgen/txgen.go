@@ -47,6 +47,9 @@ func (g *gen) randomOps(ctx context.Context) []datomic.Op {
 		if r.IntN(3) == 0 {
 			ops = append(ops, datomic.Add{E: t, A: g.ids["h/kind"], V: g.enums[r.IntN(len(g.enums))]})
 		}
+		if g.cfg.Cloud {
+			return ops // Cloud places new entities itself
+		}
 		switch r.IntN(8) { // partitions other than the default
 		case 0:
 			ops = append(ops, datomic.ForcePartition{t: kw(partThings)})
@@ -74,9 +77,14 @@ func (g *gen) randomOps(ctx context.Context) []datomic.Op {
 		return []datomic.Op{datomic.Add{E: e, A: g.ids["h/a"], V: int64(r.IntN(50))}, datomic.Add{E: e, A: g.ids["h/b"], V: other}}
 	case k == 14: // homogeneous and heterogeneous tuples
 		other, _ := g.pickEntity()
+		longs := datomic.Tuple{int64(r.IntN(9)), int64(r.IntN(9)), int64(r.IntN(9))}
+		s := fmt.Sprint("p", r.IntN(9))
+		if g.cfg.Cloud && r.IntN(2) == 0 {
+			s = g.cloudString(cloudMaxTupleString)
+		}
 		return []datomic.Op{
-			datomic.Add{E: e, A: g.ids["h/longs"], V: datomic.Tuple{int64(r.IntN(9)), int64(r.IntN(9)), int64(r.IntN(9))}},
-			datomic.Add{E: e, A: g.ids["h/pair"], V: datomic.Tuple{other, fmt.Sprint("p", r.IntN(9))}},
+			datomic.Add{E: e, A: g.ids["h/longs"], V: longs},
+			datomic.Add{E: e, A: g.ids["h/pair"], V: datomic.Tuple{other, s}},
 		}
 	case k == 15: // component children through a nested map
 		a := g.info[g.ids["h/child"]]
@@ -98,8 +106,11 @@ func (g *gen) randomOps(ctx context.Context) []datomic.Op {
 }
 
 func (g *gen) setRandom(e any) datomic.Op {
-	name := plainAttrs[g.rnd.IntN(len(plainAttrs))]
+	name := g.plain[g.rnd.IntN(len(g.plain))]
 	id := g.ids[name]
+	if name == "h/text" {
+		return datomic.Add{E: e, A: id, V: g.cloudString(cloudMaxString)}
+	}
 	return datomic.Add{E: e, A: id, V: g.value(g.info[id].ValueType)}
 }
 

@@ -1,5 +1,7 @@
 // Package s3test connects tests to a real S3-compatible server, normally
-// the versitygw instance that .ci/s3-server.sh starts on loopback.
+// the versitygw instance that .ci/s3-server.sh starts on loopback, and has
+// an in-memory S3 ([Memory]) for tests that need only a few objects read
+// and written, such as the keyfiles of a fake Datomic Cloud system.
 //
 // The server is described by the environment:
 //
