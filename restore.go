@@ -53,11 +53,11 @@ type RestoreOptions struct {
 	// Prefetch is the number of segments loaded and decoded at once, ahead
 	// of the one being applied (default 8): enough to hide an object
 	// store's latency. Memory is bounded by about twice as many decoded
-	// segments. When every segment to restore is small (stored in under
-	// a quarter of the 512 KiB of a full default segment, such as the
-	// one-transaction segments of a BackupNext called every minute),
-	// up to four times as many are fetched at once, as long as they
-	// take no more stored bytes than Prefetch full segments would.
+	// segments. When the segments to restore are small, such as the
+	// one-transaction segments of a BackupNext called every minute, more
+	// are fetched at once: as many as the stored bytes of Prefetch full
+	// segments hold (512 KiB each, about a segment of the default 100,000
+	// datoms), at most four times Prefetch.
 	Prefetch int
 	// CacheSize bounds the source-to-target id cache, in entries
 	// (default 1<<20).
