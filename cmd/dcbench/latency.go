@@ -40,8 +40,12 @@ func runLatency(ctx context.Context, cfg config) error {
 
 	g := &grid{header: []string{"stage", "segments", "transactions", "datoms", "seconds", "segments/s", "datoms/s", "CPU s",
 		"x serial floor", "floor/seconds", "loads", "heads", "lists", "requests/segment"}}
-	g.note("latency %v per Load, LoadHead, List and Last; serial floor %d segments x %v = %.1fs; target %s; default RestoreOptions (Prefetch %d)",
-		cfg.latency, bk.Segments, cfg.latency, floor.Seconds(), cfg.target, defaultPrefetch)
+	options := fmt.Sprintf("default RestoreOptions (Prefetch %d)", defaultPrefetch)
+	if cfg.prefetch > 0 {
+		options = fmt.Sprintf("RestoreOptions.Prefetch %d", cfg.prefetch)
+	}
+	g.note("latency %v per Load, LoadHead, List and Last; serial floor %d segments x %v = %.1fs; target %s; %s",
+		cfg.latency, bk.Segments, cfg.latency, floor.Seconds(), cfg.target, options)
 	restoreRow := func(stage string, segments int) error {
 		r, err := bestRestore(ctx, store, cfg)
 		reqs := r.requests
@@ -100,7 +104,7 @@ type restoreRun struct {
 }
 
 // bestRestore restores store into a fresh target cfg.repeat times with
-// the default options and returns the fastest run.
+// the default options (but -prefetch) and returns the fastest run.
 func bestRestore(ctx context.Context, store *benchwork.LatencyStore, cfg config) (restoreRun, error) {
 	var best restoreRun
 	for i := range max(cfg.repeat, 1) {
@@ -111,7 +115,7 @@ func bestRestore(ctx context.Context, store *benchwork.LatencyStore, cfg config)
 		before := store.Requests()
 		cpu0 := cpuTime()
 		begin := time.Now()
-		res, err := dcbackup.Restore(ctx, dbName, store, target, nil)
+		res, err := dcbackup.Restore(ctx, dbName, store, target, &dcbackup.RestoreOptions{Prefetch: cfg.prefetch})
 		if err != nil {
 			return best, err
 		}

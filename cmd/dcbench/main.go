@@ -45,6 +45,7 @@ func main() {
 	flag.IntVar(&cfg.repeat, "repeat", 1, "runs of each repeatable stage in mode all; the fastest is reported")
 	flag.DurationVar(&cfg.latency, "latency", 20*time.Millisecond, "mode latency: delay added to every Load, LoadHead, List and Last of the store")
 	flag.IntVar(&cfg.latencySegments, "latency-segments", 1000, "mode latency: number of one-transaction segments")
+	flag.IntVar(&cfg.prefetch, "prefetch", 0, "mode latency: RestoreOptions.Prefetch of the restores (0: the default)")
 	flag.IntVar(&cfg.peerTxs, "peer-txs", 2001, "mode peer: transactions of the generated log")
 	flag.IntVar(&cfg.peerCache, "peer-cache", 1000, "mode peer: the small RestoreOptions.CacheSize compared with the default")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "mode peer: write CPU profiles of the client and the server of the protocol stages to this directory")
@@ -91,6 +92,7 @@ type config struct {
 	// latency and latencySegments shape mode latency.
 	latency         time.Duration
 	latencySegments int
+	prefetch        int
 	// peerTxs, peerCache and profileDir shape mode peer.
 	peerTxs    int
 	peerCache  int

@@ -34,7 +34,7 @@ func TestModes(t *testing.T) {
 // segments, restored, compacted and restored again.
 func TestLatencyMode(t *testing.T) {
 	require.NoError(t, run(context.Background(), config{mode: "latency", latencySegments: 30, target: "nop", repeat: 1}))
-	require.NoError(t, run(context.Background(), config{mode: "latency", latencySegments: 10, target: "mem", repeat: 2}))
+	require.NoError(t, run(context.Background(), config{mode: "latency", latencySegments: 10, target: "mem", repeat: 2, prefetch: 2}))
 	require.Error(t, run(context.Background(), config{mode: "latency"}), "no segments")
 }
 
