@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/internal/benchwork"
 )
 
 func main() {
@@ -47,6 +48,7 @@ func main() {
 	flag.IntVar(&cfg.latencySegments, "latency-segments", 1000, "mode latency: number of one-transaction segments")
 	flag.IntVar(&cfg.prefetch, "prefetch", 0, "mode latency: RestoreOptions.Prefetch of the restores (0: the default)")
 	flag.IntVar(&cfg.peerTxs, "peer-txs", 2001, "mode peer: transactions of the generated log")
+	flag.IntVar(&cfg.peerEntities, "peer-entities", 20, "mode peer: entities each generated transaction creates (about 9 datoms each)")
 	flag.IntVar(&cfg.peerCache, "peer-cache", 1000, "mode peer: the small RestoreOptions.CacheSize compared with the default")
 	flag.StringVar(&cfg.profileDir, "profile-dir", "", "mode peer: write CPU profiles of the client and the server of the protocol stages to this directory")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
@@ -93,14 +95,20 @@ type config struct {
 	latency         time.Duration
 	latencySegments int
 	prefetch        int
-	// peerTxs, peerCache and profileDir shape mode peer.
-	peerTxs    int
-	peerCache  int
-	profileDir string
+	// peerTxs, peerEntities, peerCache and profileDir shape mode peer.
+	peerTxs      int
+	peerEntities int
+	peerCache    int
+	profileDir   string
 }
 
 func (c config) backupOptions(conc int) *dcbackup.BackupOptions {
 	return &dcbackup.BackupOptions{Concurrency: conc, MaxDatomsPerSegment: c.maxDatoms}
+}
+
+// peerWorkload is the generated log of mode peer.
+func (c config) peerWorkload() benchwork.Config {
+	return benchwork.Config{Seed: 1, Transactions: c.peerTxs, EntitiesPerTx: c.peerEntities}
 }
 
 func run(ctx context.Context, cfg config) error {

@@ -43,7 +43,7 @@ func TestLatencyMode(t *testing.T) {
 // the CPU profiles.
 func TestPeerMode(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, run(context.Background(), config{mode: "peer", peerTxs: 12, peerCache: 10, conc: 2, repeat: 2, profileDir: dir}))
+	require.NoError(t, run(context.Background(), config{mode: "peer", peerTxs: 12, peerEntities: 3, peerCache: 10, conc: 2, repeat: 2, profileDir: dir}))
 	names := []string{"peer-backup-client.pprof", "peer-backup-server.pprof", "peer-restore-client.pprof", "peer-restore-server.pprof"}
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)

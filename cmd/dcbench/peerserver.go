@@ -34,10 +34,10 @@ const peerServerEnv = "DCBENCH_PEER_SERVER"
 // serverSpec says what the child serves.
 type serverSpec struct {
 	// Serve is "target" (an empty in-memory database to restore into) or
-	// "source" (the generated log of Txs transactions, restored into an
+	// "source" (the generated log Workload describes, restored into an
 	// in-memory database, to back up).
-	Serve string
-	Txs   int
+	Serve    string
+	Workload benchwork.Config
 	// Profile, when set, is the file of the child's CPU profile.
 	Profile string
 }
@@ -85,7 +85,7 @@ func servePeer(ctx context.Context, specJSON string, in io.Reader, out io.Writer
 	case "target":
 		conn = newMemTarget()
 	case "source":
-		m, err := generatedMem(ctx, spec.Txs)
+		m, err := generatedMem(ctx, spec.Workload)
 		if err != nil {
 			return err
 		}
@@ -123,10 +123,10 @@ func newMemTarget() *mem.Conn {
 	return mem.New(mem.Options{BootstrapShift: 100, ExtraBuiltins: true})
 }
 
-// generatedMem returns an in-memory database holding the generated log of
-// txs transactions (the same in every process).
-func generatedMem(ctx context.Context, txs int) (*mem.Conn, error) {
-	src, err := benchwork.NewSource(ctx, benchwork.Config{Seed: 1, Transactions: txs})
+// generatedMem returns an in-memory database holding the generated log w
+// (the same in every process).
+func generatedMem(ctx context.Context, w benchwork.Config) (*mem.Conn, error) {
+	src, err := benchwork.NewSource(ctx, w)
 	if err != nil {
 		return nil, err
 	}

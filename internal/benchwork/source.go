@@ -155,6 +155,10 @@ func (s *Source) datomsPerTx() int {
 
 func (s *Source) tOf(i int) int64 { return s.firstT + int64(i)*s.cfg.TStride }
 
+// EntitiesPerTx returns the number of entities each generated transaction
+// creates.
+func (s *Source) EntitiesPerTx() int { return s.cfg.EntitiesPerTx }
+
 // Transactions returns the number of generated transactions.
 func (s *Source) Transactions() int { return s.txs }
 
