@@ -48,10 +48,10 @@ func runLatency(ctx context.Context, cfg config) error {
 		cfg.latency, bk.Segments, cfg.latency, floor.Seconds(), cfg.target, options)
 	restoreRow := func(stage string, segments int) error {
 		r, err := bestRestore(ctx, store, cfg)
-		reqs := r.requests
 		if err != nil {
 			return fmt.Errorf("%s: %w", stage, err)
 		}
+		reqs := r.requests
 		g.add(stage, itoa(int64(segments)), itoa(int64(r.txs)), itoa(int64(r.datoms)), secs(r.dur),
 			per(float64(segments), r.dur.Seconds(), 1), per(float64(r.datoms), r.dur.Seconds(), 0), secs(r.cpu),
 			per(r.dur.Seconds(), floor.Seconds(), 3), per(floor.Seconds(), ifPositive(floor, r.dur).Seconds(), 1),
