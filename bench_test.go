@@ -14,6 +14,8 @@ import (
 	"github.com/dcbackup/dcbackup/datomic"
 	"github.com/dcbackup/dcbackup/datomic/edn"
 	"github.com/dcbackup/dcbackup/datomic/mem"
+	"github.com/dcbackup/dcbackup/datomic/peer"
+	"github.com/dcbackup/dcbackup/datomic/peer/peertest"
 	"github.com/dcbackup/dcbackup/internal/benchwork"
 )
 
@@ -211,4 +213,99 @@ func runStages(b *testing.B, w *benchWorkload) {
 	}
 	b.Run("restore-overhead", restore(func() datomic.Conn { return benchwork.NewNopTarget() }))
 	b.Run("restore-mem", restore(func() datomic.Conn { return mem.New(mem.Options{BootstrapShift: 100}) }))
+}
+
+// benchLatency is the delay BenchmarkLatencyRestore adds to every read.
+var benchLatency = flag.Duration("dcbench.latency", 5*time.Millisecond, "delay added to every store read of BenchmarkLatencyRestore")
+
+// BenchmarkLatencyRestore restores 400 one-transaction segments
+// (BackupNext with MaxTxPerSegment 1) from a store that adds
+// -dcbench.latency to every read, with the default options, then the same
+// store after Compact. x-floor is the time over the serial floor (one
+// latency per segment of the uncompacted store).
+//
+//	go test -run '^$' -bench BenchmarkLatencyRestore -benchtime 3x [-dcbench.latency 20ms] .
+func BenchmarkLatencyRestore(b *testing.B) {
+	ctx := context.Background()
+	src, err := benchwork.NewSource(ctx, benchwork.Config{Seed: 1, Transactions: 400})
+	require.NoError(b, err)
+	inner := dcbackup.NewMemStore()
+	bk, err := benchwork.BackupOneTxSegments(ctx, "gen", src, inner)
+	require.NoError(b, err)
+	store := benchwork.NewLatencyStore(inner, *benchLatency)
+	floor := time.Duration(bk.Segments) * *benchLatency
+	restore := func(b *testing.B) {
+		segs, err := inner.List(ctx, "gen", 0)
+		require.NoError(b, err)
+		before := store.Requests()
+		for b.Loop() {
+			res, err := dcbackup.Restore(ctx, "gen", store, benchwork.NewNopTarget(), nil)
+			require.NoError(b, err)
+			require.Equal(b, bk.Transactions, res.Transactions)
+		}
+		perOp := b.Elapsed().Seconds() / float64(b.N)
+		b.ReportMetric(float64(len(segs)), "segments")
+		b.ReportMetric(float64(len(segs))/perOp, "segments/s")
+		b.ReportMetric(perOp/floor.Seconds(), "x-floor")
+		b.ReportMetric(float64(store.Requests().Sub(before).Total())/float64(b.N)/float64(len(segs)), "requests/segment")
+	}
+	b.Run("one-tx-segments", restore)
+	_, err = dcbackup.Compact(ctx, "gen", store, nil)
+	require.NoError(b, err)
+	b.Run("compacted", restore)
+}
+
+// BenchmarkPeer restores and backs up the generated log of 500
+// transactions (refs to random older entities) through the fake
+// peer-server over loopback HTTPS, in this process (dcbench -mode peer
+// runs the server in another process, to tell the client's CPU time from
+// the server's). The restore uses an id cache of 1000 ids.
+//
+//	go test -run '^$' -bench BenchmarkPeer -benchtime 3x -cpuprofile cpu.out .
+func BenchmarkPeer(b *testing.B) {
+	ctx := context.Background()
+	src, err := benchwork.NewSource(ctx, benchwork.Config{Seed: 1, Transactions: 500})
+	require.NoError(b, err)
+	store := dcbackup.NewMemStore()
+	bk, err := dcbackup.Backup(ctx, "gen", src, store, nil)
+	require.NoError(b, err)
+	b.Run("restore", func(b *testing.B) {
+		var st dcbackup.RemapStats
+		transacts := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			srv := peertest.NewServer(b, mem.New(mem.Options{BootstrapShift: 100}))
+			conn, err := peer.Connect(ctx, srv.Config())
+			require.NoError(b, err)
+			res, err := dcbackup.Restore(ctx, "gen", store, conn, &dcbackup.RestoreOptions{CacheSize: 1000})
+			require.NoError(b, err)
+			conn.Close()
+			st = res.Remap
+			transacts = srv.Requests("transact")
+		}
+		perTx := b.Elapsed().Seconds() / float64(b.N) / float64(bk.Transactions)
+		b.ReportMetric(perTx*1e6, "µs/tx")
+		b.ReportMetric(float64(st.Lookups)/float64(bk.Transactions), "lookups/tx")
+		b.ReportMetric(float64(st.LookupRefs), "lookup-refs")
+		b.ReportMetric(float64(transacts)/float64(bk.Transactions), "transacts/tx")
+	})
+	m := mem.New(mem.Options{})
+	_, err = dcbackup.Restore(ctx, "gen", store, m, nil)
+	require.NoError(b, err)
+	srv := peertest.NewServer(b, m)
+	conn, err := peer.Connect(ctx, srv.Config())
+	require.NoError(b, err)
+	defer conn.Close()
+	b.Run("backup", func(b *testing.B) {
+		datoms, txs := 0, 0
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := dcbackup.Backup(ctx, "gen", conn, dcbackup.NewMemStore(), nil)
+			require.NoError(b, err)
+			datoms, txs = res.Datoms, res.Transactions
+		}
+		perOp := b.Elapsed().Seconds() / float64(b.N)
+		b.ReportMetric(float64(datoms)/perOp, "datoms/s")
+		b.ReportMetric(perOp/float64(txs)*1e6, "µs/tx")
+	})
 }

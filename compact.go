@@ -22,8 +22,8 @@ type CompactOptions struct {
 	// An encrypted segment that no identity opens is left as it is.
 	Encode EncodeOptions
 	Decode DecodeOptions
-	// Concurrency is the number of segment headers read at once (default
-	// 8).
+	// Concurrency is the number of segment headers, and of the segments
+	// of a run being merged, read at once (default 8).
 	Concurrency int
 	// Logger receives an Info record per merged segment (default: silent).
 	Logger *slog.Logger
@@ -116,7 +116,7 @@ func compact(ctx context.Context, db string, store BackupStore, opts *CompactOpt
 	}
 	defer enc.Close()
 	for _, job := range jobs {
-		merged, removed, err := runCompaction(ctx, db, store, rm, dec, enc, job)
+		merged, removed, err := runCompaction(ctx, db, store, rm, dec, enc, job, max(opts.Concurrency, defaultScanConcurrency))
 		if errors.Is(err, ErrChainBroken) {
 			// Merging would hide the break: leave it for Check to report.
 			res.Skipped += len(job.in)
@@ -259,26 +259,41 @@ func planCompaction(scanned []scannedSegment, opts *CompactOptions) ([]compactJo
 }
 
 // runCompaction writes and checks one merged segment, then deletes what it
-// covers. merged is false when a segment of the same range existed.
-func runCompaction(ctx context.Context, db string, store BackupStore, rm SegmentRemover, dec *SegmentDecoder, enc *SegmentEncoder, job compactJob) (merged bool, removed int, err error) {
+// covers. merged is false when a segment of the same range existed. The
+// inputs are loaded conc at a time (an object store's latency, paid once
+// per input, dominates a run of small segments) and decoded in order.
+func runCompaction(ctx context.Context, db string, store BackupStore, rm SegmentRemover, dec *SegmentDecoder, enc *SegmentEncoder, job compactJob, conc int) (merged bool, removed int, err error) {
 	if len(job.in) == 0 {
 		err := removeRedundant(ctx, db, store, rm, dec, job, &removed)
 		return false, removed, err
 	}
 	inputs := make([]*Segment, 0, len(job.in))
-	for _, e := range job.in {
-		data, err := store.Load(ctx, db, e.SegmentInfo)
+	load := func() (func(context.Context, chainEntry) ([]byte, error), func()) {
+		return func(ctx context.Context, e chainEntry) ([]byte, error) {
+			return store.Load(ctx, db, e.SegmentInfo)
+		}, nil
+	}
+	for f := range fetchOrdered(ctx, conc, job.in, load) {
+		data, err := f.res, f.err
 		if errors.Is(err, ErrSegmentNotFound) {
 			return false, 0, nil // another compactor got here first
 		}
 		if err != nil {
 			return false, 0, err
 		}
+		e := f.item
 		seg, err := dec.Decode(data, e.SegmentInfo)
 		if err != nil {
 			return false, 0, err
 		}
 		inputs = append(inputs, seg)
+	}
+	if len(inputs) != len(job.in) {
+		// The fetch stopped early: the context ended.
+		if err := ctx.Err(); err != nil {
+			return false, 0, err
+		}
+		return false, 0, fmt.Errorf("read %d of the %d segments to merge", len(inputs), len(job.in))
 	}
 	if err := continuous(job, inputs); err != nil {
 		return false, 0, err

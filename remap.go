@@ -50,6 +50,11 @@ type remapper struct {
 	restored *roaring64.Bitmap
 	cache    *idCache[any] // values are boxed int64 target ids
 	idents   map[datomic.Keyword]int64
+	// attrs are the boxed target ids of the attributes and partitions
+	// resolveAttr resolved: few (the schema's), needed by every segment,
+	// and never evicted, so that a small cache does not look them up
+	// again segment after segment.
+	attrs map[int64]any
 
 	// per transaction
 	txID    int64
@@ -65,7 +70,7 @@ type remapper struct {
 func newRemapper(ctx context.Context, target datomic.Conn, origAttr int64, cacheSize int, fresh bool) (*remapper, error) {
 	m := &remapper{
 		target: target, origAttr: origAttr, restored: roaring64.New(), cache: newIDCache[any](cacheSize),
-		idents: map[datomic.Keyword]int64{}, tempids: map[int64]any{},
+		idents: map[datomic.Keyword]int64{}, tempids: map[int64]any{}, attrs: map[int64]any{},
 	}
 	if fresh {
 		return m, nil
@@ -138,15 +143,27 @@ func (m *remapper) resolve(ctx context.Context, seg *Segment, src int64) (any, e
 // attribute, a partition): like resolve, but a restored entity's target
 // id is looked up when the cache does not hold it.
 func (m *remapper) resolveAttr(ctx context.Context, seg *Segment, src int64) (any, error) {
+	if id, ok := m.attrs[src]; ok {
+		return id, nil
+	}
 	t, err := m.resolve(ctx, seg, src)
-	if _, ok := t.(datomic.LookupRef); !ok || err != nil {
-		return t, err
+	if err != nil {
+		return nil, err
+	}
+	switch t.(type) {
+	case int64:
+		m.attrs[src] = t
+		return t, nil
+	case datomic.LookupRef:
+	default:
+		return t, nil // created by this transaction
 	}
 	m.stats.LookupRefs--
 	if err := m.lookupIDs(ctx, []int64{src}); err != nil {
 		return nil, err
 	}
 	id, _ := m.cache.get(src)
+	m.attrs[src] = id
 	return id, nil
 }
 

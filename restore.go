@@ -53,7 +53,11 @@ type RestoreOptions struct {
 	// Prefetch is the number of segments loaded and decoded at once, ahead
 	// of the one being applied (default 8): enough to hide an object
 	// store's latency. Memory is bounded by about twice as many decoded
-	// segments.
+	// segments. When the segments to restore are small, such as the
+	// one-transaction segments of a BackupNext called every minute, more
+	// are fetched at once: as many as the stored bytes of Prefetch full
+	// segments hold (512 KiB each, about a segment of the default 100,000
+	// datoms), at most four times Prefetch.
 	Prefetch int
 	// CacheSize bounds the source-to-target id cache, in entries
 	// (default 1<<20).
@@ -73,6 +77,35 @@ func (o *RestoreOptions) prefetch() int {
 		return 8
 	}
 	return o.Prefetch
+}
+
+const (
+	// fullSegmentBytes is about the stored size of a segment of the
+	// default 100,000 datoms.
+	fullSegmentBytes = 512 << 10
+	// maxWindowScale bounds how many times Prefetch segments are fetched
+	// at once when they are small.
+	maxWindowScale = 4
+)
+
+// fetchWindow is the number of segments of chain fetched at once:
+// Prefetch, or up to maxWindowScale times as many when the largest of
+// them is that many times smaller than a full segment, so that the
+// stored bytes in flight stay within those of Prefetch full segments.
+// A store that does not tell sizes gets Prefetch.
+func (o *RestoreOptions) fetchWindow(chain []SegmentInfo) int {
+	n := o.prefetch()
+	largest := int64(0)
+	for _, s := range chain {
+		if s.Size <= 0 {
+			return n
+		}
+		largest = max(largest, s.Size)
+	}
+	if largest == 0 {
+		return n
+	}
+	return n * int(min(max(fullSegmentBytes/largest, 1), maxWindowScale))
 }
 
 // RestoreResult says what a restore call did.
@@ -362,7 +395,7 @@ func (r *restorer) applyChain(ctx context.Context, chain []SegmentInfo) (done, v
 				}
 			}
 	}
-	for f := range fetchOrdered(ctx, r.opts.prefetch(), chain, newWorker) {
+	for f := range fetchOrdered(ctx, r.opts.fetchWindow(chain), chain, newWorker) {
 		if errors.Is(f.err, ErrSegmentNotFound) {
 			return false, true, nil
 		}

@@ -252,7 +252,7 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 	prev, prevKnown := r.chain.last, r.chain.lastKnown
 	prevEnd := r.pos
 	heads := make(map[SegmentInfo]SegmentHeader, len(chain))
-	for f := range fetchOrdered(ctx, r.opts.prefetch(), chain, newWorker) {
+	for f := range fetchOrdered(ctx, r.opts.fetchWindow(chain), chain, newWorker) {
 		if errors.Is(f.err, ErrSegmentNotFound) {
 			// Vanished (a compaction): applyChain plans again; the rest of
 			// the chain is still checked.

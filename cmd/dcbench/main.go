@@ -21,13 +21,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/internal/benchwork"
 )
 
 func main() {
@@ -36,13 +39,26 @@ func main() {
 	flag.StringVar(&cfg.mbrainz, "mbrainz", "", "use the MusicBrainz sample in this directory instead of a generated workload")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the stores (default: a new temporary directory, removed at the end); use /dev/shm to leave the disk out")
 	flag.IntVar(&cfg.conc, "conc", runtime.GOMAXPROCS(0), "workers of the parallel backup")
-	flag.StringVar(&cfg.mode, "mode", "all", "all | backup | restore (backup and restore: one stage, for a clean peak RSS)")
+	flag.StringVar(&cfg.mode, "mode", "all", "all | backup | restore | latency | peer (backup and restore: one stage, for a clean peak RSS)")
 	flag.StringVar(&cfg.target, "target", "nop", "restore mode's target: nop (ids only) or mem")
 	flag.IntVar(&cfg.maxDatoms, "segment-datoms", 0, "MaxDatomsPerSegment of the backups (0: the default)")
 	flag.IntVar(&cfg.cacheSize, "cache", 0, "RestoreOptions.CacheSize of the restores (0: the default, 1<<20 ids)")
 	flag.IntVar(&cfg.repeat, "repeat", 1, "runs of each repeatable stage in mode all; the fastest is reported")
+	flag.DurationVar(&cfg.latency, "latency", 20*time.Millisecond, "mode latency: delay added to every Load, LoadHead, List and Last of the store")
+	flag.IntVar(&cfg.latencySegments, "latency-segments", 1000, "mode latency: number of one-transaction segments")
+	flag.IntVar(&cfg.prefetch, "prefetch", 0, "mode latency: RestoreOptions.Prefetch of the restores (0: the default)")
+	flag.IntVar(&cfg.peerTxs, "peer-txs", 2001, "mode peer: transactions of the generated log")
+	flag.IntVar(&cfg.peerEntities, "peer-entities", 20, "mode peer: entities each generated transaction creates (about 9 datoms each)")
+	flag.IntVar(&cfg.peerCache, "peer-cache", 1000, "mode peer: the small RestoreOptions.CacheSize compared with the default")
+	flag.StringVar(&cfg.profileDir, "profile-dir", "", "mode peer: write CPU profiles of the client and the server of the protocol stages to this directory")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	if code, ok := peerServerMain(); ok {
+		os.Exit(code)
+	}
 	flag.Parse()
+	if *cpuprofile != "" && cfg.profileDir != "" {
+		fatal(errors.New("-cpuprofile and -profile-dir exclude each other (one CPU profile at a time)"))
+	}
 
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -75,10 +91,24 @@ type config struct {
 	maxDatoms int
 	repeat    int
 	cacheSize int
+	// latency and latencySegments shape mode latency.
+	latency         time.Duration
+	latencySegments int
+	prefetch        int
+	// peerTxs, peerEntities, peerCache and profileDir shape mode peer.
+	peerTxs      int
+	peerEntities int
+	peerCache    int
+	profileDir   string
 }
 
 func (c config) backupOptions(conc int) *dcbackup.BackupOptions {
 	return &dcbackup.BackupOptions{Concurrency: conc, MaxDatomsPerSegment: c.maxDatoms}
+}
+
+// peerWorkload is the generated log of mode peer.
+func (c config) peerWorkload() benchwork.Config {
+	return benchwork.Config{Seed: 1, Transactions: c.peerTxs, EntitiesPerTx: c.peerEntities}
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -90,6 +120,10 @@ func run(ctx context.Context, cfg config) error {
 		return runBackupOnly(ctx, cfg)
 	case "restore":
 		return runRestoreOnly(ctx, cfg)
+	case "latency":
+		return runLatency(ctx, cfg)
+	case "peer":
+		return runPeer(ctx, cfg)
 	}
 	return fmt.Errorf("unknown -mode %q", cfg.mode)
 }

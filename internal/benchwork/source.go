@@ -18,8 +18,8 @@ import (
 	"github.com/dcbackup/dcbackup/datomic/mem"
 )
 
-// Config shapes a generated workload. The zero value (with Datoms set) is
-// ready to use.
+// Config shapes a generated workload. The zero value (with Datoms or
+// Transactions set) is ready to use.
 type Config struct {
 	// Seed makes the workload reproducible.
 	Seed uint64
@@ -31,6 +31,9 @@ type Config struct {
 	// TStride is the t distance between consecutive transactions (default
 	// 1; Datomic Pro's shared counter makes it larger).
 	TStride int64
+	// Transactions, when positive, is the number of generated
+	// transactions, and Datoms is ignored.
+	Transactions int
 }
 
 // Source is a read-only datomic.Conn whose log is a schema transaction held
@@ -138,6 +141,9 @@ func NewSource(ctx context.Context, cfg Config) (*Source, error) {
 	s.firstT = db.BasisT() + 1
 	perTx := s.datomsPerTx()
 	s.txs = max(1, (cfg.Datoms+perTx-1)/perTx)
+	if cfg.Transactions > 0 {
+		s.txs = cfg.Transactions
+	}
 	s.basis = s.tOf(s.txs - 1)
 	return s, nil
 }
@@ -148,6 +154,10 @@ func (s *Source) datomsPerTx() int {
 }
 
 func (s *Source) tOf(i int) int64 { return s.firstT + int64(i)*s.cfg.TStride }
+
+// EntitiesPerTx returns the number of entities each generated transaction
+// creates.
+func (s *Source) EntitiesPerTx() int { return s.cfg.EntitiesPerTx }
 
 // Transactions returns the number of generated transactions.
 func (s *Source) Transactions() int { return s.txs }

@@ -157,14 +157,19 @@ func (d *decoder) array() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return d.vectorFrom([]any{first})
+		return d.vectorFrom(append(make([]any, 0, vectorCap), first))
 	}
 	v, err := d.value(false)
 	if err != nil {
 		return nil, err
 	}
-	return d.vectorFrom([]any{v})
+	return d.vectorFrom(append(make([]any, 0, vectorCap), v))
 }
+
+// vectorCap is the capacity a decoded vector starts with: most vectors of
+// the protocol are datoms (five elements) and operations (four or five),
+// which then take one allocation instead of four.
+const vectorCap = 8
 
 // vectorFrom reads the remaining elements of a vector.
 func (d *decoder) vectorFrom(out []any) (any, error) {
@@ -303,6 +308,11 @@ func (d *decoder) number() (any, error) {
 		}
 		d.pos++
 	}
+	if !isFloat {
+		if n, ok := shortInt(d.data[start:d.pos]); ok {
+			return n, nil
+		}
+	}
 	tok := string(d.data[start:d.pos])
 	if isFloat {
 		f, err := strconv.ParseFloat(tok, 64)
@@ -312,6 +322,29 @@ func (d *decoder) number() (any, error) {
 		return f, nil
 	}
 	return d.integer(tok)
+}
+
+// shortInt parses tok when it is an optional minus sign and 1 to 18
+// decimal digits (which always fit an int64), without the string a
+// strconv call needs; ok is false for anything else.
+func shortInt(tok []byte) (n int64, ok bool) {
+	neg := len(tok) > 0 && tok[0] == '-'
+	if neg {
+		tok = tok[1:]
+	}
+	if len(tok) == 0 || len(tok) > 18 {
+		return 0, false
+	}
+	for _, c := range tok {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func (d *decoder) integer(tok string) (any, error) {

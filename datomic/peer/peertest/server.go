@@ -100,6 +100,15 @@ func NewServer(t testing.TB, conn datomic.Conn) *Server {
 // when the test ends.
 func NewServerWithOptions(t testing.TB, conn datomic.Conn, opts Options) *Server {
 	t.Helper()
+	s := Start(conn, opts)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake peer-server for conn outside a test (a benchmark
+// command serving a database to another process, say); the caller must
+// Close it.
+func Start(conn datomic.Conn, opts Options) *Server {
 	if opts.AccessKey == "" {
 		opts.AccessKey = DefaultAccessKey
 	}
@@ -108,7 +117,7 @@ func NewServerWithOptions(t testing.TB, conn datomic.Conn, opts Options) *Server
 	}
 	s := newServer(opts)
 	s.addDatabase(s.opts.DBName, s.opts.DatabaseID, conn)
-	s.start(t)
+	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.serve))
 	return s
 }
 
