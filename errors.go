@@ -119,7 +119,3 @@ func segmentError(seg SegmentInfo, err error) error {
 	}
 	return fmt.Errorf("segment %s: %w", seg, err)
 }
-
-func wrapf(err error, format string, args ...any) error {
-	return fmt.Errorf(format+": %w", append(args, err)...)
-}

@@ -381,10 +381,6 @@ func incorrect(format string, args ...any) (int, transit.Map) {
 	return http.StatusBadRequest, anomaly(datomic.CatIncorrect, "", fmt.Sprintf(format, args...))
 }
 
-func unsupported(format string, args ...any) (int, transit.Map) {
-	return http.StatusBadRequest, anomaly(datomic.CatUnsupported, "", fmt.Sprintf(format, args...))
-}
-
 // dispatch runs one operation.
 func (s *Server) dispatch(ctx context.Context, op string, body []byte) (int, transit.Map) {
 	v, err := transit.Unmarshal(body)
