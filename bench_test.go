@@ -193,6 +193,16 @@ func runStages(b *testing.B, w *benchWorkload) {
 		}
 		reportDatoms(b, w.datoms*b.N, cpu)
 	})
+	b.Run("check", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu := cpuClock()
+		for b.Loop() {
+			rep, err := dcbackup.Check(ctx, w.name, w.store, nil)
+			require.NoError(b, err)
+			require.True(b, rep.OK())
+		}
+		reportDatoms(b, w.datoms*b.N, cpu)
+	})
 	restore := func(target func() datomic.Conn) func(b *testing.B) {
 		return func(b *testing.B) {
 			var st dcbackup.RemapStats

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -138,7 +139,11 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 	if conc <= 0 {
 		conc = defaultScanConcurrency
 	}
-	scanned, err := scanStore(ctx, db, store, scanOptions{depth: depth, concurrency: conc, decode: opts.Decode})
+	segs, err := store.List(ctx, db, 0)
+	if err != nil {
+		return rep, fmt.Errorf("list segments: %w", err)
+	}
+	scanned, err := scanSegments(ctx, db, store, segs, scanOptions{depth: depth, concurrency: conc, decode: opts.Decode, links: enteredMidway(segs)})
 	if err != nil {
 		return rep, err
 	}
@@ -215,6 +220,21 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 		}
 	}
 	return rep, nil
+}
+
+// enteredMidway selects the segments a chain may enter after their start:
+// those inside which another segment ends. Only their transaction links
+// are needed to check and count the chain.
+func enteredMidway(segs []SegmentInfo) func(SegmentInfo) bool {
+	ends := make([]int64, len(segs))
+	for i, s := range segs {
+		ends[i] = s.EndT
+	}
+	slices.Sort(ends)
+	return func(s SegmentInfo) bool {
+		i, _ := slices.BinarySearch(ends, s.StartT+1)
+		return i < len(ends) && ends[i] < s.EndT
+	}
 }
 
 // linkBefore returns a fully read segment's link of its last transaction

@@ -41,8 +41,9 @@ type scannedSegment struct {
 	// Txs and Datoms count the transactions and datoms (from the header).
 	Txs, Datoms int64
 	// Links are the links of the segment's transactions, in t order, and
-	// TxDatoms their datom counts (full scans of version 2 segments
-	// only): what overlapping segments are compared and counted with.
+	// TxDatoms their datom counts (full scans of version 2 segments that
+	// scanOptions.links selects only): what overlapping segments are
+	// compared and counted with.
 	Links    []TxLink
 	TxDatoms []int
 }
@@ -55,6 +56,9 @@ type scanOptions struct {
 	depth       scanDepth
 	concurrency int
 	decode      DecodeOptions
+	// links selects the segments whose transaction links a full scan
+	// records (nil: none); computing them costs a digest per transaction.
+	links func(SegmentInfo) bool
 }
 
 // scanStore lists db's segments and checks each, up to concurrency at
@@ -87,7 +91,7 @@ func scanSegments(ctx context.Context, db string, store BackupStore, segs []Segm
 					return scannedSegment{}, err
 				}
 			}
-			return checkFull(ctx, db, store, info, dec)
+			return checkFull(ctx, db, store, info, dec, opts.links != nil && opts.links(info))
 		}
 		return check, func() {
 			if dec != nil {
@@ -139,7 +143,7 @@ func checkHead(ctx context.Context, db string, store BackupStore, info SegmentIn
 			return s, err
 		}
 		defer dec.Close()
-		return checkFull(ctx, db, store, info, dec)
+		return checkFull(ctx, db, store, info, dec, false)
 	}
 	s.Header, s.Txs, s.Datoms = h, h.TxCount, h.DatomCount
 	return s, nil
@@ -177,8 +181,9 @@ func readHeader(ctx context.Context, db string, store BackupStore, info SegmentI
 	return h, nil
 }
 
-// checkFull loads and decodes one segment with dec.
-func checkFull(ctx context.Context, db string, store BackupStore, info SegmentInfo, dec *SegmentDecoder) (scannedSegment, error) {
+// checkFull loads and decodes one segment with dec, recording the links
+// of its transactions when links is set.
+func checkFull(ctx context.Context, db string, store BackupStore, info SegmentInfo, dec *SegmentDecoder, links bool) (scannedSegment, error) {
 	s := scannedSegment{Info: info}
 	data, err := store.Load(ctx, db, info)
 	if err != nil {
@@ -205,7 +210,10 @@ func checkFull(ctx context.Context, db string, store BackupStore, info SegmentIn
 	}
 	s.Header = seg.Header
 	s.Txs, s.Datoms = int64(len(seg.Txs)), int64(seg.DatomCount())
-	if seg.Version >= 2 {
+	switch {
+	case seg.Version < 2:
+		s.Header = v1Header(seg)
+	case links:
 		g := NewTxDigester(seg.Lineage)
 		s.Links = make([]TxLink, 0, len(seg.Txs))
 		s.TxDatoms = make([]int, 0, len(seg.Txs))
@@ -218,8 +226,6 @@ func checkFull(ctx context.Context, db string, store BackupStore, info SegmentIn
 			}
 			s.Links = append(s.Links, l)
 		}
-	} else {
-		s.Header = v1Header(seg)
 	}
 	return s, nil
 }
