@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/internal/ordered"
 )
 
 // CompactOptions configures Compact. The zero value is ready to use.
@@ -273,15 +274,15 @@ func runCompaction(ctx context.Context, db string, store BackupStore, rm Segment
 			return store.Load(ctx, db, e.SegmentInfo)
 		}, nil
 	}
-	for f := range fetchOrdered(ctx, conc, job.in, load) {
-		data, err := f.res, f.err
+	for f := range ordered.Map(ctx, conc, job.in, load) {
+		data, err := f.Value, f.Err
 		if errors.Is(err, ErrSegmentNotFound) {
 			return false, 0, nil // another compactor got here first
 		}
 		if err != nil {
 			return false, 0, err
 		}
-		e := f.item
+		e := f.Item
 		seg, err := dec.Decode(data, e.SegmentInfo)
 		if err != nil {
 			return false, 0, err

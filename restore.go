@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/internal/ordered"
 )
 
 // RestoreOptions configures RestoreSegment and Restore. The zero value
@@ -395,17 +396,17 @@ func (r *restorer) applyChain(ctx context.Context, chain []SegmentInfo) (done, v
 				}
 			}
 	}
-	for f := range fetchOrdered(ctx, r.opts.fetchWindow(chain), chain, newWorker) {
-		if errors.Is(f.err, ErrSegmentNotFound) {
+	for f := range ordered.Map(ctx, r.opts.fetchWindow(chain), chain, newWorker) {
+		if errors.Is(f.Err, ErrSegmentNotFound) {
 			return false, true, nil
 		}
-		if f.err != nil {
-			return false, false, f.err
+		if f.Err != nil {
+			return false, false, f.Err
 		}
-		if err := r.chain.enter(r.db, f.res, r.pos); err != nil {
+		if err := r.chain.enter(r.db, f.Value, r.pos); err != nil {
 			return false, false, err
 		}
-		if err := r.checkCarry(f.res, r.pos); err != nil {
+		if err := r.checkCarry(f.Value, r.pos); err != nil {
 			var cre *CannotRestoreError
 			if errors.As(err, &cre) {
 				cre.Applied = r.res.Transactions
@@ -413,7 +414,7 @@ func (r *restorer) applyChain(ctx context.Context, chain []SegmentInfo) (done, v
 			return false, false, err
 		}
 		restoredBefore := r.res.Transactions
-		if err := r.apply(ctx, f.res); err != nil {
+		if err := r.apply(ctx, f.Value); err != nil {
 			return false, false, err
 		}
 		if r.oneSegment && r.res.Transactions > restoredBefore {

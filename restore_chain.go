@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/dcbackup/dcbackup/internal/ordered"
 )
 
 // chainState is where a restore stands in its store's chain of segments:
@@ -252,34 +254,34 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 	prev, prevKnown := r.chain.last, r.chain.lastKnown
 	prevEnd := r.pos
 	heads := make(map[SegmentInfo]SegmentHeader, len(chain))
-	for f := range fetchOrdered(ctx, r.opts.fetchWindow(chain), chain, newWorker) {
-		if errors.Is(f.err, ErrSegmentNotFound) {
+	for f := range ordered.Map(ctx, r.opts.fetchWindow(chain), chain, newWorker) {
+		if errors.Is(f.Err, ErrSegmentNotFound) {
 			// Vanished (a compaction): applyChain plans again; the rest of
 			// the chain is still checked.
 			prevKnown = false
 			continue
 		}
-		if f.err != nil {
-			return f.err
+		if f.Err != nil {
+			return f.Err
 		}
-		h := f.res
-		heads[f.item] = h
+		h := f.Value
+		heads[f.Item] = h
 		if h.Version < 2 {
 			prevKnown = false
-			prevEnd = f.item.EndT
+			prevEnd = f.Item.EndT
 			continue
 		}
 		broken := func(format string, args ...any) error {
-			return &SegmentError{DB: r.db, Seg: f.item, Err: fmt.Errorf("%w: "+format, append([]any{ErrChainBroken}, args...)...)}
+			return &SegmentError{DB: r.db, Seg: f.Item, Err: fmt.Errorf("%w: "+format, append([]any{ErrChainBroken}, args...)...)}
 		}
 		if !lineage.IsZero() && h.Lineage != lineage {
 			return broken("it is of lineage %s, the segments before it of lineage %s: a segment of another database", h.Lineage, lineage)
 		}
 		lineage = h.Lineage
-		if f.item.StartT == prevEnd && prevKnown && h.Prev != prev {
+		if f.Item.StartT == prevEnd && prevKnown && h.Prev != prev {
 			return broken("it continues from %s, but the segment before it ends with %s", h.Prev, prev)
 		}
-		prev, prevKnown, prevEnd = h.Last, true, f.item.EndT
+		prev, prevKnown, prevEnd = h.Last, true, f.Item.EndT
 	}
 	if err := ctx.Err(); err != nil {
 		return err

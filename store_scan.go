@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/dcbackup/dcbackup/internal/ordered"
 )
 
 // scanDepth says how much of each segment a store scan reads.
@@ -99,11 +101,11 @@ func scanSegments(ctx context.Context, db string, store BackupStore, segs []Segm
 			}
 		}
 	}
-	for f := range fetchOrdered(ctx, opts.concurrency, segs, newWorker) {
-		if f.err != nil {
-			return nil, f.err
+	for f := range ordered.Map(ctx, opts.concurrency, segs, newWorker) {
+		if f.Err != nil {
+			return nil, f.Err
 		}
-		out = append(out, f.res)
+		out = append(out, f.Value)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

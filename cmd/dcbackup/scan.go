@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"sync"
 
 	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/internal/ordered"
 )
 
 // scanned is what a worker hands back for one segment.
@@ -29,75 +29,28 @@ type scanned[R any] struct {
 // the context's.
 func scanSegments[R any](ctx context.Context, store dcbackup.BackupStore, db string, segs []dcbackup.SegmentInfo, jobs int,
 	opts dcbackup.DecodeOptions, reduce func(*dcbackup.Segment) R, emit func(scanned[R]) error) error {
-	jobs = max(jobs, 1)
 	opts.DB = db // a segment of another database is refused as corrupt
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	type job struct {
-		info dcbackup.SegmentInfo
-		out  chan scanned[R]
-	}
-	work := make(chan job)
-	order := make(chan chan scanned[R], jobs)
-	var wg sync.WaitGroup
-	var decErr error
-	for range jobs {
+	newWorker := func() (func(context.Context, dcbackup.SegmentInfo) (scanned[R], error), func()) {
 		dec, err := dcbackup.NewSegmentDecoder(opts)
 		if err != nil {
-			decErr = err
-			break
+			return func(context.Context, dcbackup.SegmentInfo) (scanned[R], error) { return scanned[R]{}, err }, nil
 		}
-		wg.Go(func() {
-			defer dec.Close()
-			for j := range work {
-				j.out <- scanOne(ctx, store, db, j.info, dec, reduce)
-			}
-		})
+		return func(ctx context.Context, info dcbackup.SegmentInfo) (scanned[R], error) {
+			return scanOne(ctx, store, db, info, dec, reduce), nil
+		}, dec.Close
 	}
-	// The producer hands each job to a worker before it queues the job's
-	// result channel, so every queued channel is eventually written.
-	go func() {
-		defer close(order)
-		defer close(work)
-		if decErr != nil {
-			return
+	for r := range ordered.Map(ctx, jobs, segs, newWorker) {
+		if r.Err != nil {
+			return r.Err
 		}
-		for _, info := range segs {
-			j := job{info: info, out: make(chan scanned[R], 1)}
-			select {
-			case work <- j:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case order <- j.out:
-			case <-ctx.Done():
-				return
-			}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-	}()
-	var err error
-	for out := range order {
-		r := <-out
-		if err != nil {
-			continue // draining after an error
-		}
-		if err = ctx.Err(); err == nil {
-			err = emit(r)
-		}
-		if err != nil {
-			cancel()
+		if err := emit(r.Value); err != nil {
+			return err
 		}
 	}
-	wg.Wait()
-	if err == nil {
-		err = decErr
-	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	return err
+	return ctx.Err()
 }
 
 func scanOne[R any](ctx context.Context, store dcbackup.BackupStore, db string, info dcbackup.SegmentInfo,
