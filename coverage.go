@@ -2,6 +2,7 @@ package dcbackup
 
 import (
 	"cmp"
+	"fmt"
 	"sort"
 )
 
@@ -10,6 +11,9 @@ type Gap struct {
 	StartT int64
 	EndT   int64
 }
+
+// String formats the gap as the range [StartT, EndT).
+func (g Gap) String() string { return fmt.Sprintf("[%d, %d)", g.StartT, g.EndT) }
 
 // findGaps returns the ranges in [0, upTo) not covered by segs (sorted by
 // StartT). When upTo is 0 the end of the last segment is used.
