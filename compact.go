@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/dcbackup/dcbackup/datomic"
@@ -61,8 +62,11 @@ type CompactResult struct {
 // nothing: at worst it leaves overlapping segments, which readers pass
 // over. A Restore, Replicate or store check running meanwhile plans again
 // when a segment vanishes; a compactor racing BackupNext or another
-// compactor deletes only what a checked segment covers. The store must
-// implement SegmentRemover.
+// compactor deletes only what a checked segment covers. A segment that
+// cannot be read (damaged, encrypted to no identity given) is left as it
+// is, for Check to report and Repair to heal, and the segments on either
+// side of it are merged without it (CompactResult.Skipped counts them).
+// The store must implement SegmentRemover.
 func Compact(ctx context.Context, db string, store BackupStore, opts *CompactOptions) (CompactResult, error) {
 	begin := time.Now()
 	if opts == nil {
@@ -116,12 +120,25 @@ func compact(ctx context.Context, db string, store BackupStore, opts *CompactOpt
 		return res, err
 	}
 	defer enc.Close()
-	for _, job := range jobs {
-		merged, removed, err := runCompaction(ctx, db, store, rm, dec, enc, job, max(opts.Concurrency, defaultScanConcurrency))
-		if errors.Is(err, ErrChainBroken) {
+	for len(jobs) > 0 {
+		job := jobs[0]
+		jobs = jobs[1:]
+		merged, removed, err := runCompaction(ctx, db, store, rm, dec, enc, job, conc)
+		var unreadable *unreadableInputError
+		switch {
+		case errors.Is(err, ErrChainBroken):
 			// Merging would hide the break: leave it for Check to report.
 			res.Skipped += len(job.in)
 			log.Warn("segments not merged: their chain is broken", "err", err)
+			continue
+		case errors.As(err, &unreadable):
+			// Damaged, or not readable with the identities given: left as
+			// it is, for Check to report and Repair to heal; the segments
+			// on either side of it are merged without it.
+			log.Warn("segment not merged: it cannot be read", "err", err)
+			parts, left := job.without(unreadable.seg)
+			res.Skipped += left
+			jobs = append(parts, jobs...)
 			continue
 		}
 		if err != nil {
@@ -259,6 +276,53 @@ func planCompaction(scanned []scannedSegment, opts *CompactOptions) ([]compactJo
 	return jobs, skipped
 }
 
+// unreadableInputError is a segment of a run that a compaction cannot
+// read: damaged, encrypted to no identity given, plaintext where
+// encryption is expected, or beyond the decode limit.
+type unreadableInputError struct {
+	seg SegmentInfo
+	err error
+}
+
+func (e *unreadableInputError) Error() string { return e.err.Error() }
+func (e *unreadableInputError) Unwrap() error { return e.err }
+
+// asUnreadableInput marks err, an error of reading input seg, as an
+// unreadable input when it is one.
+func asUnreadableInput(seg SegmentInfo, err error) error {
+	for _, e := range []error{ErrCorruptSegment, ErrNoKey, ErrNotEncrypted, ErrSegmentTooLarge} {
+		if errors.Is(err, e) {
+			return &unreadableInputError{seg: seg, err: err}
+		}
+	}
+	return err
+}
+
+// without splits the job around its input bad into the runs before and
+// after it, each with the redundant segments it covers; left counts the
+// inputs left as they are (bad, and any run too short to merge).
+func (j compactJob) without(bad SegmentInfo) (parts []compactJob, left int) {
+	i := slices.IndexFunc(j.in, func(e chainEntry) bool { return e.StartT == bad.StartT && e.EndT == bad.EndT })
+	if i < 0 {
+		return nil, len(j.in)
+	}
+	left = 1
+	for _, run := range [][]chainEntry{j.in[:i], j.in[i+1:]} {
+		if len(run) < 2 {
+			left += len(run)
+			continue
+		}
+		part := compactJob{in: run, out: SegmentInfo{StartT: run[0].StartT, EndT: run[len(run)-1].EndT}}
+		for _, x := range j.extra {
+			if x.StartT >= part.out.StartT && x.EndT <= part.out.EndT {
+				part.extra = append(part.extra, x)
+			}
+		}
+		parts = append(parts, part)
+	}
+	return parts, left
+}
+
 // runCompaction writes and checks one merged segment, then deletes what it
 // covers. merged is false when a segment of the same range existed. The
 // inputs are loaded conc at a time (an object store's latency, paid once
@@ -279,13 +343,13 @@ func runCompaction(ctx context.Context, db string, store BackupStore, rm Segment
 		if errors.Is(err, ErrSegmentNotFound) {
 			return false, 0, nil // another compactor got here first
 		}
-		if err != nil {
-			return false, 0, err
-		}
 		e := f.Item
+		if err != nil {
+			return false, 0, asUnreadableInput(e.SegmentInfo, err)
+		}
 		seg, err := dec.Decode(data, e.SegmentInfo)
 		if err != nil {
-			return false, 0, err
+			return false, 0, asUnreadableInput(e.SegmentInfo, err)
 		}
 		inputs = append(inputs, seg)
 	}
@@ -385,7 +449,8 @@ func readBack(ctx context.Context, db string, store BackupStore, dec *SegmentDec
 }
 
 // mergeSegments builds the segment that holds the job's inputs, each from
-// the t the chain reads it from.
+// the t the chain reads it from, but the first whole: the merged segment
+// starts where it starts and continues from its Prev.
 func mergeSegments(job compactJob, inputs []*Segment) *Segment {
 	first, last := inputs[0], inputs[len(inputs)-1]
 	out := &Segment{
@@ -396,8 +461,12 @@ func mergeSegments(job compactJob, inputs []*Segment) *Segment {
 	for i, seg := range inputs {
 		maps.Copy(out.Attrs, seg.Attrs)
 		maps.Copy(out.Idents, seg.Idents)
+		from := job.in[i].from
+		if i == 0 {
+			from = seg.StartT
+		}
 		for _, tx := range seg.Txs {
-			if tx.T >= job.in[i].from {
+			if tx.T >= from {
 				out.Txs = append(out.Txs, tx)
 			}
 		}

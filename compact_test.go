@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -170,4 +171,128 @@ func TestCompactRemovesWhatAnInterruptedOneLeft(t *testing.T) {
 	assert.Equal(t, 2, res.Removed)
 	assert.Equal(t, 1, res.After)
 	requireRestoresIdentically(t, store, src)
+}
+
+// A segment Compact cannot read (damaged, or encrypted to no identity
+// given) is left as it is, for Check to report and Repair to heal; the
+// segments on either side of it are merged without it.
+func TestCompactLeavesUnreadableSegments(t *testing.T) {
+	ctx := testCtx(t)
+	src := newSource(t, 142, 60, false)
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 1})
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	bad := segs[len(segs)/2]
+	data, err := store.Load(ctx, "db", bad)
+	require.NoError(t, err)
+	data = append([]byte(nil), data...)
+	data[len(data)-1] ^= 1 // in the payload: the header still reads
+	require.NoError(t, store.Delete(ctx, "db", bad))
+	require.NoError(t, store.Save(ctx, "db", bad, data))
+
+	res, err := dcbackup.Compact(ctx, "db", store, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Skipped)
+	assert.Equal(t, 2, res.Merged, "the runs before and after it")
+	assert.Equal(t, 3, res.After)
+	kept, err := store.Load(ctx, "db", bad)
+	require.NoError(t, err)
+	assert.Equal(t, data, kept, "the damaged segment is left as it is")
+	rep, err := dcbackup.Check(ctx, "db", store, nil)
+	require.NoError(t, err)
+	require.Len(t, rep.Problems, 1)
+	assert.Equal(t, dcbackup.ProblemDamaged, rep.Problems[0].Kind)
+	assert.Equal(t, bad.StartT, rep.Problems[0].Seg.StartT)
+
+	_, err = dcbackup.Repair(ctx, "db", src, store, nil)
+	require.NoError(t, err)
+	_, err = dcbackup.Compact(ctx, "db", store, &dcbackup.CompactOptions{MaxTxPerSegment: 10})
+	require.NoError(t, err)
+	requireRestoresIdentically(t, store, src)
+}
+
+func TestCompactLeavesSegmentsNoIdentityOpens(t *testing.T) {
+	ctx := testCtx(t)
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	other, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	src := smallSource(t, 20)
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 3, Encode: dcbackup.EncodeOptions{Recipients: []age.Recipient{id.Recipient()}}})
+	before, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+
+	res, err := dcbackup.Compact(ctx, "db", store, &dcbackup.CompactOptions{
+		Decode: dcbackup.DecodeOptions{Identities: []age.Identity{other}},
+		Encode: dcbackup.EncodeOptions{Recipients: []age.Recipient{other.Recipient()}},
+	})
+	require.NoError(t, err)
+	assert.Zero(t, res.Merged)
+	assert.Zero(t, res.Removed)
+	assert.Positive(t, res.Skipped)
+	after, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+	_, err = dcbackup.Restore(ctx, "db", store, newTarget(), restoreOpts(id))
+	require.NoError(t, err)
+}
+
+// CompactOptions.Concurrency bounds the segments loaded at once, below the
+// default too.
+func TestCompactConcurrencyBoundsLoads(t *testing.T) {
+	ctx := testCtx(t)
+	src := newSource(t, 143, 30, false)
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 1})
+	gs := &gatedStore{MemStore: store, loads: newGate(1), heads: newGate(1)}
+	res, err := dcbackup.Compact(ctx, "db", gs, &dcbackup.CompactOptions{Concurrency: 1})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.After)
+	assert.Equal(t, 1, gs.loads.maxInFlight())
+	assert.Equal(t, 1, gs.heads.maxInFlight())
+}
+
+// A run that the chain enters midway (after a segment Compact leaves as
+// it is, which overlaps the run's first segment) merges that first segment
+// whole: the merged segment holds every transaction of its range, and the
+// chain still links.
+func TestCompactRunEnteredMidway(t *testing.T) {
+	ctx := testCtx(t)
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	src := smallSource(t, 30)
+	scratch := dcbackup.NewMemStore()
+	backupNextAll(t, src, scratch, &dcbackup.BackupOptions{MaxTxPerSegment: 4})
+	s, err := scratch.List(ctx, "db", 0)
+	require.NoError(t, err)
+	require.Greater(t, len(s), 4)
+
+	store := dcbackup.NewMemStore()
+	// An encrypted segment Compact cannot read, then a plaintext one that
+	// overlaps it, then the rest.
+	_, err = dcbackup.BackupSegment(ctx, "db", src, store, s[0].StartT, s[1].EndT,
+		&dcbackup.BackupOptions{Encode: dcbackup.EncodeOptions{Recipients: []age.Recipient{id.Recipient()}}})
+	require.NoError(t, err)
+	_, err = dcbackup.BackupSegment(ctx, "db", src, store, s[1].StartT, s[2].EndT, nil)
+	require.NoError(t, err)
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 4})
+
+	res, err := dcbackup.Compact(ctx, "db", store, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Merged)
+	assert.Equal(t, 1, res.Skipped)
+	assert.Equal(t, 2, res.After)
+
+	target := newTarget()
+	_, err = dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{
+		Decode: dcbackup.DecodeOptions{Identities: []age.Identity{id}, AllowUnencrypted: true}})
+	require.NoError(t, err)
+	requireVerified(t, src, target)
+	rep, err := dcbackup.Check(ctx, "db", store, &dcbackup.CheckOptions{Decode: dcbackup.DecodeOptions{Identities: []age.Identity{id}, AllowUnencrypted: true}})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+	srcTxs, _ := logLen(t, src)
+	assert.EqualValues(t, srcTxs, rep.Transactions)
 }

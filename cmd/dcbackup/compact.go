@@ -102,17 +102,17 @@ func runCompact(ctx context.Context, cl *cmdline, args []string) int {
 	}
 	fmt.Fprintf(text, "compact database %s in %s\n", sf.db, h.where)
 	if err != nil {
-		if res.Merged+res.Removed > 0 {
-			// What is done stays done: every removed segment is covered by a
-			// checked merged one.
+		// What is done stays done (every removed segment is covered by a
+		// checked merged one), and is printed.
+		if *asJSON {
+			_ = writeJSON(cl.stdout, compactJSON(h.where, sf.db, res))
+		} else if res.Merged+res.Removed > 0 {
 			fmt.Fprintf(text, "%s: before the error, %s written, %d removed\n", sf.db, plural(int64(res.Merged), "merged segment"), res.Removed)
 		}
-		return cl.fail(exitError, err)
+		return cl.fail(exitCode(err), err)
 	}
 	if *asJSON {
-		err = writeJSON(cl.stdout, compactOutput{Store: h.where, DB: sf.db, Before: res.Before, After: res.After,
-			BytesBefore: res.BytesBefore, BytesAfter: res.BytesAfter, Merged: res.Merged, Removed: res.Removed,
-			Skipped: res.Skipped, Seconds: res.Elapsed.Seconds()})
+		err = writeJSON(cl.stdout, compactJSON(h.where, sf.db, res))
 	} else {
 		_, err = fmt.Fprintln(text, compactSummary(sf.db, res))
 	}
@@ -120,6 +120,13 @@ func runCompact(ctx context.Context, cl *cmdline, args []string) int {
 		return cl.fail(exitError, err)
 	}
 	return exitOK
+}
+
+// compactJSON is what -json prints of a compaction.
+func compactJSON(where, db string, res dcbackup.CompactResult) compactOutput {
+	return compactOutput{Store: where, DB: db, Before: res.Before, After: res.After,
+		BytesBefore: res.BytesBefore, BytesAfter: res.BytesAfter, Merged: res.Merged, Removed: res.Removed,
+		Skipped: res.Skipped, Seconds: res.Elapsed.Seconds()}
 }
 
 // compactSummary says what Compact did, in a line.

@@ -85,6 +85,33 @@ func TestCompact(t *testing.T) {
 	assert.Contains(t, r.stdout, fmt.Sprintf("db: %d segments (%s, %d bytes) before: nothing to merge; ", len(after), humanBytes(bytesAfter), bytesAfter))
 }
 
+// A damaged segment is left as it is (status 0, counted as skipped); the
+// rest is merged, and verify still reports the damage.
+func TestCompactLeavesDamagedSegment(t *testing.T) {
+	st, segs := problemStore(t)
+	bad := segs[3]
+	path := st.Path("db", bad)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	head, err := dcbackup.SegmentHeaderSize(data)
+	require.NoError(t, err)
+	data[head+(len(data)-head)/2] ^= 0x10 // in the body: the header still reads
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+
+	r := runCmd(t, nil, "compact", "-store", st.Dir(), "-db", "db", "-json")
+	require.Equal(t, exitOK, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	var out compactOutput
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+	assert.Positive(t, out.Skipped, r.stdout)
+	assert.Positive(t, out.Merged, r.stdout)
+	kept, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, data, kept)
+	r = runCmd(t, nil, "verify", "-store", st.Dir(), "-db", "db")
+	assert.Equal(t, exitUnhealthy, r.code, r.stdout)
+	assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM corrupt %s: checksum mismatch", bad))
+}
+
 func TestCompactEncrypted(t *testing.T) {
 	st := fsStore(t)
 	f := backUpEncrypted(t, st)
