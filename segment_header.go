@@ -167,6 +167,9 @@ func headerSize(prefix []byte) (int, error) {
 	case v == 1:
 		return frameV1HeaderLen, nil
 	case v > SegmentFormatVersion:
+		if damagedVersionByte(prefix) {
+			return 0, corruptf("format version byte is %d, but the header's checksum matches version %d: the segment is damaged", v, SegmentFormatVersion)
+		}
 		return 0, unsupportedVersion(v)
 	case v < 1:
 		return 0, corruptf("format version %d", v)
@@ -176,6 +179,24 @@ func headerSize(prefix []byte) (int, error) {
 		return 0, corruptf("header length %d outside [1, %d]", h, frameV2MaxHeaderLen)
 	}
 	return frameV2PrefixLen + int(h) + 4, nil
+}
+
+// damagedVersionByte reports whether a header prefix that names a newer
+// format version is a segment of this version whose version byte is
+// damaged: its header checksum matches with this version in its place. A
+// segment of a newer version written as such does not match (but for a
+// chance of 2^-32). With too few bytes to tell, it reports false.
+func damagedVersionByte(prefix []byte) bool {
+	h := int(binary.LittleEndian.Uint32(prefix[8:12]))
+	if prefix[6] != checksumCRC32C || h < 1 || h > frameV2MaxHeaderLen || len(prefix) < frameV2PrefixLen+h+4 {
+		return false
+	}
+	end := frameV2PrefixLen + h
+	table := newCRCTable()
+	crc := crc32.Update(0, table, prefix[:4])
+	crc = crc32.Update(crc, table, []byte{SegmentFormatVersion})
+	crc = crc32.Update(crc, table, prefix[5:end])
+	return crc == binary.LittleEndian.Uint32(prefix[end:])
 }
 
 // DecodeSegmentHeader reads and checks the header from the first bytes of

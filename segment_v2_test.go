@@ -268,3 +268,27 @@ func TestDecodeSegmentHeader(t *testing.T) {
 	assert.Equal(t, dcbackup.CompressionZstd, h.Compression)
 	assert.Positive(t, h.RawLen)
 }
+
+// A damaged version byte is damage, not a newer format, also when only the
+// header is read: the header's checksum matches with this version in its
+// place. A segment written as a newer version is one.
+func TestSegmentHeaderTellsDamagedVersionFromNewer(t *testing.T) {
+	seg := withV2Content(genSegment(6, 12))
+	data, err := dcbackup.EncodeSegment(seg, dcbackup.EncodeOptions{})
+	require.NoError(t, err)
+	for _, v := range []byte{3, 6, 0x82} {
+		damaged := bytes.Clone(data)
+		damaged[4] = v
+		_, err := dcbackup.SegmentHeaderSize(damaged[:dcbackup.SegmentHeadReadSize])
+		require.ErrorIs(t, err, dcbackup.ErrCorruptSegment, "version byte %d", v)
+		require.NotErrorIs(t, err, dcbackup.ErrUnsupportedSegmentVersion)
+		_, err = dcbackup.DecodeSegmentHeader(damaged, seg.Info())
+		require.ErrorIs(t, err, dcbackup.ErrCorruptSegment)
+
+		newer := fixChecksums(bytes.Clone(damaged))
+		_, err = dcbackup.SegmentHeaderSize(newer[:dcbackup.SegmentHeadReadSize])
+		require.ErrorIs(t, err, dcbackup.ErrUnsupportedSegmentVersion, "version %d", v)
+		_, err = dcbackup.DecodeSegment(newer, seg.Info(), dcbackup.DecodeOptions{})
+		require.ErrorIs(t, err, dcbackup.ErrUnsupportedSegmentVersion)
+	}
+}

@@ -84,6 +84,7 @@ func TestEncryptedStore(t *testing.T) {
 	}
 	assert.Contains(t, r.stdout, "the identities given are "+dcbackup.IdentityFingerprint(other))
 	assert.Contains(t, r.stdout, fmt.Sprintf("db: UNHEALTHY: %d problems (%d no-key); %s", len(segs), len(segs), counts))
+	assert.NotContains(t, r.stdout, "encrypted:", "the problems say it; the summary does not again")
 	id, err := age.ParseX25519Identity(testIdentity)
 	require.NoError(t, err)
 	r = runCmd(t, nil, "dump", "-store", st.Dir(), "-db", "db", "-segment", fmt.Sprintf("%d-%d", segs[1].StartT, segs[1].EndT), "-identity", wrong)
@@ -122,6 +123,7 @@ func TestPlaintextSegmentWithIdentity(t *testing.T) {
 	r := runCmd(t, nil, "verify", "-store", st.Dir(), "-db", "db", "-identity", key)
 	require.Equal(t, exitUnhealthy, r.code, r.stdout)
 	assert.Contains(t, r.stdout, "PROBLEM not-encrypted [")
+	assert.NotContains(t, r.stdout, "encrypted:", "plaintext segments are not called encrypted")
 	r = runCmd(t, nil, "verify", "-store", st.Dir(), "-db", "db", "-identity", key, "-allow-unencrypted")
 	require.Equal(t, exitOK, r.code, r.stdout)
 }
@@ -133,6 +135,7 @@ func TestMaxDecoded(t *testing.T) {
 	require.Equal(t, exitUnhealthy, r.code, r.stdout)
 	assert.Contains(t, r.stdout, "PROBLEM too-large [")
 	assert.Contains(t, r.stdout, "limit 1024")
+	assert.NotContains(t, r.stdout, "encrypted:", "plaintext segments are not called encrypted")
 	r = runCmd(t, nil, "dump", "-store", st.Dir(), "-db", "db", "-start", "0", "-max-decoded", "1024")
 	require.Equal(t, exitUnhealthy, r.code)
 	r = runCmd(t, nil, "verify", "-store", st.Dir(), "-db", "db", "-max-decoded", "lots")

@@ -63,7 +63,7 @@ const (
 )
 
 // problem is one finding of verify. A problem that concerns no range
-// (no-segments, or segments no identity opens) has StartT == EndT == 0.
+// (no-segments) has StartT == EndT == 0.
 type problem struct {
 	Kind    string `json:"kind"`
 	StartT  int64  `json:"start_t"`
@@ -78,8 +78,8 @@ type dbReport struct {
 	// Segments and Bytes count the segments listed.
 	Segments int   `json:"segments"`
 	Bytes    int64 `json:"bytes"`
-	// Transactions and Datoms count what a restore applies, overlaps
-	// counted once.
+	// Transactions and Datoms count what the store holds along the chain
+	// a restore follows, overlaps counted once (past a gap too).
 	Transactions int64 `json:"transactions"`
 	Datoms       int64 `json:"datoms"`
 	// EndT is the end of the last segment: without problems, the backup
@@ -88,8 +88,10 @@ type dbReport struct {
 	// Redundant counts segments a restore passes over because others
 	// cover their range.
 	Redundant int `json:"redundant"`
-	// Unverified counts encrypted segments whose payload was not checked:
-	// their checksums and header were.
+	// Unverified counts segments whose payload was not checked (their
+	// checksums and header were): encrypted ones when no -identity is
+	// given (not a problem), and those with a no-key, not-encrypted or
+	// too-large problem.
 	Unverified int `json:"unverified"`
 	// HeadersOnly: only the segments' headers were read (-headers).
 	HeadersOnly bool      `json:"headers_only"`
@@ -171,17 +173,25 @@ func runVerify(ctx context.Context, cl *cmdline, args []string) int {
 type verified struct {
 	dbReport
 	seconds float64
-	keys    bool // identities were given
+	// encrypted counts the encrypted segments not checked for want of
+	// -identity (the unverified segments that are not problems).
+	encrypted int
 }
 
 // verifyDB checks one database with dcbackup.Check. Its error means the
 // store could not be read; problems are in the report.
 func verifyDB(ctx context.Context, h *storeHandle, db string, opts *dcbackup.CheckOptions) (verified, error) {
-	rep := verified{dbReport: dbReport{DB: db, HeadersOnly: opts.HeadersOnly, Problems: []problem{}}, keys: len(opts.Decode.Identities) > 0}
+	rep := verified{dbReport: dbReport{DB: db, HeadersOnly: opts.HeadersOnly, Problems: []problem{}}}
 	cr, err := dcbackup.Check(ctx, db, h.BackupStore, opts) // the store itself: ranged header reads where it has them
 	rep.seconds = cr.Elapsed.Seconds()
 	if errors.Is(err, dcbackup.ErrNoSegments) {
 		rep.Problems = append(rep.Problems, problem{Kind: problemEmpty, Message: noSegmentsHint(db, h.where)})
+		return rep, nil
+	}
+	var se *dcbackup.SegmentError
+	if errors.Is(err, dcbackup.ErrUnsupportedSegmentVersion) && errors.As(err, &se) {
+		// A segment of a newer format stops the check: it is not damage.
+		rep.Problems = append(rep.Problems, segmentProblem(dcbackup.SegmentProblem{Seg: se.Seg, Kind: dcbackup.ProblemDamaged, Err: err}))
 		return rep, nil
 	}
 	if err != nil {
@@ -190,8 +200,12 @@ func verifyDB(ctx context.Context, h *storeHandle, db string, opts *dcbackup.Che
 	rep.Segments, rep.Bytes = cr.Segments, cr.Bytes
 	rep.Transactions, rep.Datoms, rep.EndT = cr.Transactions, cr.Datoms, cr.EndT
 	rep.Redundant, rep.Unverified = cr.Redundant, cr.Unverified
+	rep.encrypted = cr.Unverified
 	for _, sp := range cr.Problems {
 		rep.Problems = append(rep.Problems, segmentProblem(sp))
+		if sp.Kind == dcbackup.ProblemUnreadable {
+			rep.encrypted--
+		}
 	}
 	for _, g := range cr.Gaps {
 		rep.Problems = append(rep.Problems, problem{Kind: problemGap, StartT: g.StartT, EndT: g.EndT,
@@ -265,29 +279,19 @@ func problemLine(p problem) string {
 
 // verifySummary is the last line for a database.
 func verifySummary(r verified, verbose bool) string {
-	gaps := slices.ContainsFunc(r.Problems, func(p problem) bool { return p.Kind == problemGap })
-	upTo := ""
-	if gaps {
-		// Check follows the chain a restore follows, which ends at a gap.
-		upTo = " up to the first gap"
-	}
-	counts := fmt.Sprintf("%s, %s, %s%s, %s (%d bytes)", plural(int64(r.Segments), "segment"),
-		plural(r.Transactions, "transaction"), plural(r.Datoms, "datom"), upTo, humanBytes(r.Bytes), r.Bytes)
+	counts := fmt.Sprintf("%s, %s, %s, %s (%d bytes)", plural(int64(r.Segments), "segment"),
+		plural(r.Transactions, "transaction"), plural(r.Datoms, "datom"), humanBytes(r.Bytes), r.Bytes)
 	if r.Segments > 0 {
 		counts += ", t " + tRange(0, r.EndT)
 	}
 	if r.HeadersOnly {
 		counts += "; headers only: segment bodies not read, counts from the headers"
 	}
-	switch {
-	case r.Unverified > 0 && r.keys:
-		counts += fmt.Sprintf("; %s encrypted: checksums and headers checked, payloads not (no identity given opens them)",
-			plural(int64(r.Unverified), "segment"))
-	case r.Unverified > 0:
+	if r.encrypted > 0 {
 		counts += fmt.Sprintf("; %s encrypted: checksums and headers checked, payloads not (give -identity to check them)",
-			plural(int64(r.Unverified), "segment"))
+			plural(int64(r.encrypted), "segment"))
 	}
-	if !gaps && (r.Redundant > 0 || verbose) {
+	if r.Redundant > 0 || verbose {
 		counts += fmt.Sprintf("; %s redundant (overlaps a restore passes over, counted once)", plural(int64(r.Redundant), "segment"))
 	}
 	if verbose {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	binenc "encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +89,7 @@ func TestVerifyCorruptSegment(t *testing.T) {
 		assert.Regexp(t, fmt.Sprintf(`^PROBLEM corrupt \[%d, %d\): checksum mismatch .*: the segment is damaged or truncated$`, bad.StartT, bad.EndT), lines[1])
 		// The damaged segment leaves a gap: a restore stops there.
 		assert.Equal(t, fmt.Sprintf("PROBLEM gap %s: no sound segment covers t in %s: a restore stops at t %d; run Repair against the source", bad, bad, bad.StartT), lines[2])
-		assert.Regexp(t, fmt.Sprintf(`^db: UNHEALTHY: 2 problems \(1 corrupt, 1 gap\); %d segments, \d+ transactions, \d+ datoms up to the first gap, `, len(segs)), lines[3])
+		assert.Regexp(t, fmt.Sprintf(`^db: UNHEALTHY: 2 problems \(1 corrupt, 1 gap\); %d segments, \d+ transactions, \d+ datoms, `, len(segs)), lines[3])
 	}
 
 	// Reading only the headers does not see damage inside a body.
@@ -235,7 +237,7 @@ func TestVerifyWrongDatabase(t *testing.T) {
 	assert.Equal(t, len(segs), strings.Count(r.stdout, `PROBLEM wrong-database`), r.stdout)
 	assert.Contains(t, r.stdout, fmt.Sprintf(`PROBLEM wrong-database %s: it belongs to database "alpha", not "beta"`+"\n", tRange(segs[0].StartT, segs[0].EndT)))
 	assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM gap [0, %d): ", end))
-	assert.Contains(t, r.stdout, fmt.Sprintf("beta: UNHEALTHY: %s (1 gap, %d wrong-database); %d segments, 0 transactions, 0 datoms up to the first gap",
+	assert.Contains(t, r.stdout, fmt.Sprintf("beta: UNHEALTHY: %s (1 gap, %d wrong-database); %d segments, 0 transactions, 0 datoms, ",
 		plural(int64(len(segs)+1), "problem"), len(segs), len(segs)))
 
 	// dump and stats refuse them too, with status 1.
@@ -394,4 +396,72 @@ func TestVerifySegmentUnderWrongName(t *testing.T) {
 	assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM corrupt %s: it holds range %s, stored as %s\n", moved, segs[1], moved))
 	assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM gap %s: ", segs[1]))
 	assert.Contains(t, r.stdout, "db: UNHEALTHY: 2 problems (1 corrupt, 1 gap)")
+}
+
+// asNewerVersion rewrites a segment as a newer format version would store
+// it: another version byte, checksums that match.
+func asNewerVersion(data []byte) []byte {
+	b := append([]byte(nil), data...)
+	b[4] = dcbackup.SegmentFormatVersion + 1
+	table := crc32.MakeTable(crc32.Castagnoli)
+	h := int(binenc.LittleEndian.Uint32(b[8:12]))
+	binenc.LittleEndian.PutUint32(b[12+h:], crc32.Checksum(b[:12+h], table))
+	n := len(b) - 4
+	binenc.LittleEndian.PutUint32(b[n:], crc32.Checksum(b[:n], table))
+	return b
+}
+
+// A segment of a newer format is an unsupported-version problem (status
+// 1), not a failure of the command, and the other databases are still
+// verified; a damaged version byte is corruption, also with -headers.
+func TestVerifyNewerFormat(t *testing.T) {
+	st := fsStore(t)
+	backUp(t, st, "alpha", 7, 60, 20)
+	backUp(t, st, "beta", 8, 60, 20)
+	segs, err := st.List(t.Context(), "alpha", 0)
+	require.NoError(t, err)
+	newer := segs[1]
+	path := st.Path("alpha", newer)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, asNewerVersion(data), 0o644))
+
+	for _, headers := range []bool{false, true} {
+		args := []string{"verify", "-store", st.Dir()}
+		if headers {
+			args = append(args, "-headers")
+		}
+		r := runCmd(t, nil, args...)
+		require.Equal(t, exitUnhealthy, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+		assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM unsupported-version %s: ", newer))
+		assert.Contains(t, r.stdout, "upgrade")
+		assert.Contains(t, r.stdout, "beta: healthy: ")
+
+		r = runCmd(t, nil, append(args, "-json")...)
+		require.Equal(t, exitUnhealthy, r.code, r.stderr)
+		var out struct {
+			Databases []dbReport `json:"databases"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+		require.Len(t, out.Databases, 2)
+		require.Len(t, out.Databases[0].Problems, 1)
+		assert.Equal(t, problem{Kind: problemUnsupported, StartT: newer.StartT, EndT: newer.EndT, Message: out.Databases[0].Problems[0].Message},
+			out.Databases[0].Problems[0])
+		assert.True(t, out.Databases[1].Healthy)
+	}
+
+	// The version byte damaged (checksums not recomputed): corruption.
+	damaged := append([]byte(nil), data...)
+	damaged[4] = dcbackup.SegmentFormatVersion + 1
+	require.NoError(t, os.WriteFile(path, damaged, 0o644))
+	for _, headers := range []bool{false, true} {
+		args := []string{"verify", "-store", st.Dir(), "-db", "alpha"}
+		if headers {
+			args = append(args, "-headers")
+		}
+		r := runCmd(t, nil, args...)
+		require.Equal(t, exitUnhealthy, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+		assert.Contains(t, r.stdout, fmt.Sprintf("PROBLEM corrupt %s: ", newer), "headers only: %v", headers)
+		assert.NotContains(t, r.stdout, "unsupported-version")
+	}
 }
