@@ -18,8 +18,9 @@ type Result[T, R any] struct {
 // Map runs work on every item of items with up to n calls at once (n < 1
 // means 1) and yields the results in the order of items, so that loads and
 // decodes overlap while the consumer takes them strictly in order. At most
-// 2n results are held at a time (n in flight, n done and waiting for the
-// consumer). newWorker runs once per worker goroutine and returns the
+// n+2 items are started and not yet consumed at a time: the one the
+// consumer waits for or holds, n queued behind it (in flight or done), and
+// one handed to a worker before it can be queued. newWorker runs once per worker goroutine and returns the
 // function it applies and a cleanup (may be nil), so that each worker can
 // own a decoder. An item reached after ctx ended gets ctx's error without
 // running. Breaking out of the loop cancels the work in flight and waits
