@@ -101,6 +101,7 @@ type dbStats struct {
 	DB            string      `json:"db"`
 	Segments      int         `json:"segments"`
 	Unreadable    int         `json:"unreadable_segments"`
+	Vanished      int         `json:"vanished_segments"`
 	Overlapping   int         `json:"overlapping_segments"`
 	Transactions  int         `json:"transactions"`
 	Datoms        int         `json:"datoms"`
@@ -199,7 +200,12 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 		st.Segments++
 		st.Bytes += int64(r.size)
 		switch {
-		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrSegmentNotFound) && !errors.Is(r.loadErr, dcbackup.ErrCorruptSegment):
+		case errors.Is(r.loadErr, dcbackup.ErrSegmentNotFound):
+			// Listed, then gone (compacted or quarantined meanwhile): no
+			// damage, but the totals may miss what it held.
+			st.Vanished++
+			return nil
+		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrCorruptSegment):
 			return r.loadErr
 		case errors.Is(r.decodeErr, dcbackup.ErrNoKey):
 			return fmt.Errorf("%w; give -identity FILE with a key that opens it", r.decodeErr)
@@ -274,6 +280,9 @@ func printStats(w io.Writer, where string, all []dbStats) error {
 		var notes []string
 		if s.Unreadable > 0 {
 			notes = append(notes, fmt.Sprintf("%d unreadable, left out", s.Unreadable))
+		}
+		if s.Vanished > 0 {
+			notes = append(notes, fmt.Sprintf("%d gone while read (compacted meanwhile?), left out: run stats again", s.Vanished))
 		}
 		if s.Overlapping > 0 {
 			notes = append(notes, fmt.Sprintf("%d overlapping, what they share counted once", s.Overlapping))

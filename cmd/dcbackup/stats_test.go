@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"testing"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dcbackup/dcbackup"
 )
 
 // logFacts computes from the source log what stats must report.
@@ -114,4 +118,37 @@ func TestStats(t *testing.T) {
 	}
 	assert.Regexp(t, fmt.Sprintf(`(?m)^\s+%d\s+\d+\.\d%%\s+%s$`, want[0].n, s.TopAttributes[0].Ident), r.stdout)
 	assert.NotContains(t, r.stdout, "database other")
+}
+
+// vanishingStore lists one segment more than it holds: a segment listed,
+// then compacted away before it is read.
+type vanishingStore struct {
+	*dcbackup.MemStore
+	gone dcbackup.SegmentInfo
+}
+
+func (s vanishingStore) List(ctx context.Context, db string, fromT int64) ([]dcbackup.SegmentInfo, error) {
+	segs, err := s.MemStore.List(ctx, db, fromT)
+	return append(segs, s.gone), err
+}
+
+// A segment gone when read is no damage: counted apart, not unreadable.
+func TestStatsSegmentGoneWhileRead(t *testing.T) {
+	mem := dcbackup.NewMemStore()
+	f := backUp(t, mem, "db", 12, 40, 10)
+	segs, err := mem.List(t.Context(), "db", 0)
+	require.NoError(t, err)
+	last := segs[len(segs)-1]
+	st := vanishingStore{MemStore: mem, gone: dcbackup.SegmentInfo{StartT: last.EndT, EndT: last.EndT + 5}}
+	var stderr strings.Builder
+	cl := &cmdline{stdout: io.Discard, stderr: &stderr, name: "stats"}
+	h := &storeHandle{BackupStore: st, where: "memory"}
+	stats, err := collectStats(t.Context(), cl, h, "db", 2, 5, dcbackup.DecodeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, stats.Vanished)
+	assert.Zero(t, stats.Unreadable, stderr.String())
+	assert.Equal(t, f.txs, stats.Transactions)
+	var out strings.Builder
+	require.NoError(t, printStats(&out, "memory", []dbStats{stats}))
+	assert.Contains(t, out.String(), "1 gone while read")
 }
