@@ -383,22 +383,32 @@ func runCompaction(ctx context.Context, db string, store BackupStore, rm Segment
 		}
 		return false, 0, fmt.Errorf("merged segment %s (its inputs are kept): %w", info, err)
 	}
+	covered := make([]SegmentInfo, 0, len(job.in)+len(job.extra))
 	for _, e := range job.in {
-		if e.SegmentInfo.StartT == info.StartT && e.SegmentInfo.EndT == info.EndT {
-			continue
+		if e.SegmentInfo.StartT != info.StartT || e.SegmentInfo.EndT != info.EndT {
+			covered = append(covered, e.SegmentInfo)
 		}
-		if err := rm.Delete(ctx, db, e.SegmentInfo); err != nil {
-			return merged, removed, err
-		}
-		removed++
 	}
-	for _, s := range job.extra {
+	covered = append(covered, job.extra...)
+	removed, err = deleteSegments(ctx, db, store, rm, covered)
+	return merged, removed, err
+}
+
+// deleteSegments deletes segs of db, in batches when the store is a
+// BatchRemover, and returns how many it deleted.
+func deleteSegments(ctx context.Context, db string, store BackupStore, rm SegmentRemover, segs []SegmentInfo) (int, error) {
+	if br, ok := store.(BatchRemover); ok && len(segs) > 1 {
+		if err := br.DeleteSegments(ctx, db, segs); err != nil {
+			return 0, err
+		}
+		return len(segs), nil
+	}
+	for i, s := range segs {
 		if err := rm.Delete(ctx, db, s); err != nil {
-			return merged, removed, err
+			return i, err
 		}
-		removed++
 	}
-	return merged, removed, nil
+	return len(segs), nil
 }
 
 // removeRedundant deletes the job's redundant segments once the chain
@@ -414,13 +424,9 @@ func removeRedundant(ctx context.Context, db string, store BackupStore, rm Segme
 	if _, err := dec.Decode(data, job.out); err != nil {
 		return nil // unreadable: Check reports it, Repair heals it
 	}
-	for _, s := range job.extra {
-		if err := rm.Delete(ctx, db, s); err != nil {
-			return err
-		}
-		*removed++
-	}
-	return nil
+	n, err := deleteSegments(ctx, db, store, rm, job.extra)
+	*removed += n
+	return err
 }
 
 // continuous checks that each input continues the one before it, as a

@@ -76,6 +76,16 @@ type SegmentRemover interface {
 	Delete(ctx context.Context, db string, seg SegmentInfo) error
 }
 
+// BatchRemover is implemented by stores that delete many segments in a
+// few requests (S3's DeleteObjects takes 1,000 keys per request). Compact
+// deletes through it when the store has it, SegmentRemover.Delete one
+// segment at a time otherwise.
+type BatchRemover interface {
+	// DeleteSegments removes the segments segs of db; those already gone
+	// are not an error.
+	DeleteSegments(ctx context.Context, db string, segs []SegmentInfo) error
+}
+
 // QuarantineDir is the directory (filesystem store) or key prefix (S3
 // store), beside the databases, where quarantined segments are kept, as
 // "<QuarantineDir>/<db>/<segment name>.<UTC time>". No database name can

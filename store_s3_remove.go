@@ -2,19 +2,26 @@ package dcbackup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 var (
 	_ HeadLoader     = (*S3Store)(nil)
 	_ SegmentRemover = (*S3Store)(nil)
+	_ BatchRemover   = (*S3Store)(nil)
 )
+
+// deleteBatchSize is the most keys one DeleteObjects request takes.
+const deleteBatchSize = 1000
 
 // LoadHead reads the first n bytes of segment seg of db with a ranged GET;
 // see HeadLoader.
@@ -87,6 +94,40 @@ func (s *S3Store) Delete(ctx context.Context, db string, seg SegmentInfo) error 
 	}
 	if err := s.deleteObject(ctx, s.Key(db, seg)); err != nil {
 		return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
+	}
+	return nil
+}
+
+// DeleteSegments deletes segments segs of db with DeleteObjects, up to
+// 1,000 per request; see BatchRemover.
+func (s *S3Store) DeleteSegments(ctx context.Context, db string, segs []SegmentInfo) error {
+	for _, seg := range segs {
+		if err := checkStoreArgs(ctx, db, seg); err != nil {
+			return fmt.Errorf("dcbackup: delete segment %s of database %q: %w", seg, db, err)
+		}
+	}
+	for batch := range slices.Chunk(segs, deleteBatchSize) {
+		objects := make([]types.ObjectIdentifier, len(batch))
+		for i, seg := range batch {
+			objects[i] = types.ObjectIdentifier{Key: aws.String(s.Key(db, seg))}
+		}
+		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: aws.String(s.bucket),
+			Delete: &types.Delete{Objects: objects, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return fmt.Errorf("dcbackup: delete %d segments of database %q from %s: %w", len(batch), db, s.where(s.prefix+db+"/"), err)
+		}
+		var failed []error
+		for _, e := range out.Errors {
+			if aws.ToString(e.Code) == "NoSuchKey" {
+				continue
+			}
+			failed = append(failed, fmt.Errorf("%s: %s %s", s.where(aws.ToString(e.Key)), aws.ToString(e.Code), aws.ToString(e.Message)))
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("dcbackup: delete segments of database %q: %d of %d not deleted: %w", db, len(failed), len(batch), errors.Join(failed...))
+		}
 	}
 	return nil
 }
