@@ -205,7 +205,7 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 			}
 			if viewKnown && view != prev {
 				rep.Problems = append(rep.Problems, SegmentProblem{Seg: info, Kind: ProblemChain, Err: fmt.Errorf(
-					"%w: it continues from %s, but the segment before it ends with %s", ErrChainBroken, view, prev)})
+					"%w: it continues from %s, but the segment before it ends with %s%s", ErrChainBroken, view, prev, rewrittenHint(view, prev))})
 			}
 		}
 		txs, datoms := countFrom(s, pos)

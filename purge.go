@@ -31,13 +31,18 @@ type PurgeResult struct {
 // transactions in place of every segment that differs, together with the
 // segment after it (whose link to its predecessor changes), under new
 // names, each read back and checked before the segments it replaces are
-// deleted. It needs the identities of an encrypted store (opts.Decode) and
-// a store that can delete (SegmentRemover).
+// deleted; a run of such segments becomes one segment as far as the
+// options' segment limits allow. Segments off the restore's path
+// (overlaps) that hold excised data are deleted. It needs the identities
+// of an encrypted store (opts.Decode) and a store that can delete
+// (SegmentRemover); a store with a gap before the excision is refused
+// (ErrGap) until Backup or Repair fills it.
 //
-// An interrupted purge loses nothing, but until it is run again a restore
-// of the store stops at the first segment it has not rewritten yet, with
-// ErrChainBroken (that segment still continues the history before the
-// excision).
+// An interrupted purge loses nothing, and run again it completes. A run of
+// stale segments beyond the segment limits is rewritten in several
+// groups: interrupted between two, the store is refused by restores, with
+// ErrChainBroken before anything is applied, until the purge is run again
+// (the next segment still continues the history before the excision).
 func PurgeExcised(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (PurgeResult, error) {
 	var res PurgeResult
 	_, err := backupCall(ctx, "purge", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
@@ -63,22 +68,15 @@ func (r *backupRun) purge(ctx context.Context, res *PurgeResult) error {
 		return err
 	}
 	var sound []SegmentInfo
-	txs := map[SegmentInfo]int64{}
+	counts := map[SegmentInfo]segmentCounts{}
 	for _, s := range state.sound {
 		info := SegmentInfo{StartT: s.Info.StartT, EndT: s.Info.EndT}
 		sound = append(sound, info)
-		txs[info] = s.Txs
+		counts[info] = segmentCounts{txs: s.Txs, datoms: s.Datoms}
 	}
-	var chain []SegmentInfo
-	var hasTx []bool
-	for pos := int64(0); ; {
-		info, ok, _ := nextSegment(sound, pos)
-		if !ok {
-			break
-		}
-		chain = append(chain, info)
-		hasTx = append(hasTx, txs[info] > 0)
-		pos = info.EndT
+	chain, err := purgeChain(sound, exT)
+	if err != nil {
+		return err
 	}
 	dec, err := NewSegmentDecoder(withDB(r.opts.Decode, r.db))
 	if err != nil {
@@ -98,10 +96,71 @@ func (r *backupRun) purge(ctx context.Context, res *PurgeResult) error {
 			res.Stale++
 		}
 	}
-	for _, group := range purgeGroups(stale, hasTx) {
+	if err := r.purgeOffChain(ctx, rm, dec, sound, chain, exT, res); err != nil {
+		return err
+	}
+	sizes := make([]segmentCounts, len(chain))
+	for i, info := range chain {
+		sizes[i] = counts[info]
+	}
+	limit := segmentCounts{txs: int64(r.opts.maxTx()), datoms: int64(r.opts.maxDatoms())}
+	for _, group := range purgeGroups(stale, sizes, limit) {
 		if err := r.rewrite(ctx, rm, dec, chain, group, res); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// segmentCounts are a segment's transactions and datoms, from its header.
+type segmentCounts struct{ txs, datoms int64 }
+
+func (c segmentCounts) plus(o segmentCounts) segmentCounts {
+	return segmentCounts{txs: c.txs + o.txs, datoms: c.datoms + o.datoms}
+}
+
+// purgeChain returns the segments a restore of sound follows, in order. A
+// gap before exT is refused: the segments after it could not be compared
+// with the source's log as one chain.
+func purgeChain(sound []SegmentInfo, exT int64) ([]SegmentInfo, error) {
+	var chain []SegmentInfo
+	for pos := int64(0); ; {
+		info, ok, gapEnd := nextSegment(sound, pos)
+		if !ok {
+			if gapEnd > 0 && pos < exT {
+				return nil, fmt.Errorf("%w: no segment holds [%d, %d); fill it first (Backup or Repair)", ErrGap, pos, gapEnd)
+			}
+			return chain, nil
+		}
+		chain = append(chain, info)
+		pos = info.EndT
+	}
+}
+
+// purgeOffChain deletes the segments off the chain (overlaps, or a
+// segment an interrupted purge had not yet deleted beside the one that
+// replaced it) that hold datoms the source no longer has: the chain covers
+// their range, so nothing is lost.
+func (r *backupRun) purgeOffChain(ctx context.Context, rm SegmentRemover, dec *SegmentDecoder, sound, chain []SegmentInfo, exT int64, res *PurgeResult) error {
+	if len(chain) == 0 {
+		return nil
+	}
+	end := chain[len(chain)-1].EndT
+	for _, info := range sound {
+		if info.StartT >= exT || info.EndT > end || slices.Contains(chain, info) {
+			continue
+		}
+		res.Checked++
+		stale, err := r.isStale(ctx, dec, info)
+		if err != nil || !stale {
+			return err
+		}
+		res.Stale++
+		if err := rm.Delete(ctx, r.db, info); err != nil && !errors.Is(err, ErrSegmentNotFound) {
+			return err
+		}
+		res.Removed++
+		r.log.Info("overlapping segment with excised data deleted", "start_t", info.StartT, "end_t", info.EndT)
 	}
 	return nil
 }
@@ -141,13 +200,18 @@ func (r *backupRun) isStale(ctx context.Context, dec *SegmentDecoder, info Segme
 	return i != len(seg.Txs), nil
 }
 
-// purgeGroups cuts the chain positions to rewrite into groups of two or
-// three consecutive segments (one, only for a store of one segment): each
-// run of stale segments, with the segments after it up to one that holds
-// a transaction (the links of those before it change), or, at the end of
-// the chain, the one before it. A group is written as one segment, whose
-// range, spanning two segments or more, is no segment's name yet.
-func purgeGroups(stale, hasTx []bool) [][2]int {
+// purgeGroups cuts the chain positions to rewrite into groups of
+// consecutive segments, each written as one segment: each run of stale
+// segments, with the segments after it up to one that holds a transaction
+// (the links of those before it change), or, at the end of the chain, the
+// one before it. A run is cut into as few groups as limit allows (a group
+// spans at least two segments, at most three when the limit is reached:
+// the memory a group takes stays bounded); a group of one segment happens
+// only for a store of one segment. A group's range, spanning two segments
+// or more, is no segment's name yet. Between two groups of one run the
+// store's chain is broken until the second is written, so fewer groups
+// mean fewer such moments.
+func purgeGroups(stale []bool, sizes []segmentCounts, limit segmentCounts) [][2]int {
 	var groups [][2]int // [first, last] positions
 	n := len(stale)
 	for i := 0; i < n; {
@@ -163,7 +227,7 @@ func purgeGroups(stale, hasTx []bool) [][2]int {
 		switch {
 		case j+1 < n:
 			last = j + 1
-			for last+1 < n && !hasTx[last] {
+			for last+1 < n && sizes[last].txs == 0 {
 				last++
 			}
 		case i > 0:
@@ -171,6 +235,17 @@ func purgeGroups(stale, hasTx []bool) [][2]int {
 		}
 		for k := first; k <= last; {
 			end := min(k+1, last)
+			sum := sizes[k].plus(sizes[end])
+			if end == k {
+				sum = sizes[k]
+			}
+			for end < last {
+				next := sum.plus(sizes[end+1])
+				if next.txs > limit.txs || next.datoms > limit.datoms {
+					break
+				}
+				sum, end = next, end+1
+			}
 			if last-end == 1 {
 				end = last // no group of one at the end
 			}

@@ -2,6 +2,7 @@ package dcbackup_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 
@@ -80,4 +81,161 @@ func TestPurgeExcisedRemovesExcisedDataFromTheStore(t *testing.T) {
 			backupNextAll(t, src, store, opts)
 		})
 	}
+}
+
+// writeFailingStore fails the n-th Save or Delete (counting from 1) and
+// every one after it, as a process killed midway would.
+type writeFailingStore struct {
+	*dcbackup.MemStore
+	n, calls int
+}
+
+func (s *writeFailingStore) fail() bool {
+	s.calls++
+	return s.calls >= s.n
+}
+
+func (s *writeFailingStore) Save(ctx context.Context, db string, seg dcbackup.SegmentInfo, data []byte) error {
+	if s.fail() {
+		return errDiskFull
+	}
+	return s.MemStore.Save(ctx, db, seg, data)
+}
+
+func (s *writeFailingStore) Delete(ctx context.Context, db string, seg dcbackup.SegmentInfo) error {
+	if s.fail() {
+		return errDiskFull
+	}
+	return s.MemStore.Delete(ctx, db, seg)
+}
+
+// A PurgeExcised stopped at any write or delete loses nothing: the store
+// restores identically, or a restore refuses it with ErrChainBroken, and a
+// message that says to run the purge again, before it applies anything;
+// run again, the purge completes and the store holds no excised data. A
+// run of stale segments within the segment limits is rewritten as one
+// segment, so no interruption leaves such a store; with smaller limits it
+// is cut into groups, and between two groups the chain is broken.
+func TestPurgeExcisedInterruptedAnywhere(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		purge   *dcbackup.BackupOptions
+		refused bool
+	}{
+		{"default limits", &dcbackup.BackupOptions{Encode: dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone}}, false},
+		{"two transactions per segment", &dcbackup.BackupOptions{MaxTxPerSegment: 2, Encode: dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPurgeInterrupted(t, tc.purge, tc.refused) })
+	}
+}
+
+func testPurgeInterrupted(t *testing.T, purgeOpts *dcbackup.BackupOptions, someRefused bool) {
+	ctx := testCtx(t)
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	tx := func(ops ...datomic.Op) datomic.TxReport {
+		t.Helper()
+		rep, err := src.Transact(ctx, ops)
+		require.NoError(t, err)
+		return rep
+	}
+	tx(datomic.EntityMap{"db/ident": kw("p/name"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")},
+		datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+	var excise []datomic.Op
+	for i := range 16 {
+		rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/name": fmt.Sprint("person-", i), "p/note": fmt.Sprintf("secret-%02d-xyzzy", i)})
+		if i >= 2 && i < 14 {
+			excise = append(excise, datomic.EntityMap{"db/excise": rep.Tempids["p"]})
+		}
+	}
+	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2, Encode: dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone}}
+	before := dcbackup.NewMemStore()
+	backupNextAll(t, src, before, opts)
+	tx(excise...)
+	backupNextAll(t, src, before, opts)
+
+	refused := 0
+	for n := 1; ; n++ {
+		require.Less(t, n, 100, "the purge does not finish")
+		store := copySegments(t, before, "db", nil)
+		_, err := dcbackup.PurgeExcised(ctx, "db", src, &writeFailingStore{MemStore: store, n: n}, purgeOpts)
+		if err == nil {
+			t.Logf("a purge makes %d writes and deletes; %d interruptions leave a store restores refuse until it runs again", n-1, refused)
+			break
+		}
+		require.ErrorIs(t, err, errDiskFull)
+
+		target := newTarget()
+		if _, err := dcbackup.Restore(ctx, "db", copySegments(t, store, "db", nil), newTarget(), nil); err != nil {
+			refused++
+			err = requireRestoreRefused(t, store, target, dcbackup.ErrChainBroken)
+			assert.Contains(t, err.Error(), "PurgeExcised", "interrupted at %d", n)
+			rep, cerr := dcbackup.Check(ctx, "db", store, nil)
+			require.NoError(t, cerr)
+			require.NotEmpty(t, rep.Problems)
+			assert.Contains(t, rep.Problems[0].Err.Error(), "PurgeExcised")
+		} else {
+			requireRestoresIdentically(t, store, src)
+		}
+
+		_, err = dcbackup.PurgeExcised(ctx, "db", src, store, purgeOpts)
+		require.NoError(t, err, "rerun after interruption at %d", n)
+		assert.False(t, storeHolds(t, store, "secret-05-xyzzy"), "purged after interruption at %d", n)
+		rep, err := dcbackup.Check(ctx, "db", store, nil)
+		require.NoError(t, err)
+		require.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+		requireRestoresIdentically(t, store, src)
+	}
+	if someRefused {
+		assert.Positive(t, refused)
+	} else {
+		assert.Zero(t, refused)
+	}
+}
+
+// PurgeExcised refuses a store with a gap before the excision, whose
+// later segments it could not compare with the source as one chain,
+// instead of reporting them purged; after Repair it purges them.
+func TestPurgeExcisedRefusesAGap(t *testing.T) {
+	ctx := testCtx(t)
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	tx := func(ops ...datomic.Op) datomic.TxReport {
+		t.Helper()
+		rep, err := src.Transact(ctx, ops)
+		require.NoError(t, err)
+		return rep
+	}
+	tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+	var secret int64
+	for i := range 10 {
+		rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprintf("secret-%02d-xyzzy", i)})
+		if i == 7 {
+			secret = rep.Tempids["p"]
+		}
+	}
+	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2, Encode: dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone}}
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, opts)
+	tx(datomic.EntityMap{"db/excise": secret})
+	backupNextAll(t, src, store, opts)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	require.NoError(t, store.Delete(ctx, "db", segs[1]))
+
+	_, err = dcbackup.PurgeExcised(ctx, "db", src, store, opts)
+	require.ErrorIs(t, err, dcbackup.ErrGap)
+	assert.Contains(t, err.Error(), fmt.Sprintf("[%d, %d)", segs[1].StartT, segs[1].EndT))
+	assert.True(t, storeHolds(t, store, "secret-07-xyzzy"))
+	left, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	assert.Len(t, left, len(segs)-1, "nothing written or deleted")
+
+	_, err = dcbackup.Repair(ctx, "db", src, store, opts)
+	require.NoError(t, err)
+	pr, err := dcbackup.PurgeExcised(ctx, "db", src, store, opts)
+	require.NoError(t, err)
+	assert.Positive(t, pr.Stale)
+	assert.False(t, storeHolds(t, store, "secret-07-xyzzy"))
+	requireRestoresIdentically(t, store, src)
 }

@@ -52,7 +52,7 @@ func (c *chainState) enter(db string, seg *Segment, pos int64) error {
 		}
 	}
 	if view.T != c.last.T || c.lastKnown && view.Digest != c.last.Digest {
-		return broken("it continues from %s, but the last transaction restored is %s", view, c.last)
+		return broken("it continues from %s, but the last transaction restored is %s%s", view, c.last, rewrittenHint(view, c.last))
 	}
 	return nil
 }
@@ -279,7 +279,7 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 		}
 		lineage = h.Lineage
 		if f.Item.StartT == prevEnd && prevKnown && h.Prev != prev {
-			return broken("it continues from %s, but the segment before it ends with %s", h.Prev, prev)
+			return broken("it continues from %s, but the segment before it ends with %s%s", h.Prev, prev, rewrittenHint(h.Prev, prev))
 		}
 		prev, prevKnown, prevEnd = h.Last, true, f.Item.EndT
 	}
@@ -287,4 +287,14 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 		return err
 	}
 	return r.preflightCarry(ctx, chain, heads)
+}
+
+// rewrittenHint explains two views of one transaction that differ in
+// digest within one lineage: what PurgeExcised leaves between rewriting
+// two consecutive groups of segments.
+func rewrittenHint(a, b TxLink) string {
+	if a.T != b.T || a.T < 0 {
+		return ""
+	}
+	return " (the same transaction seen two ways: if the source excised data, a PurgeExcised that did not finish leaves this until it is run again)"
 }
