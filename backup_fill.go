@@ -11,8 +11,10 @@ import (
 
 // Backup brings the store up to date with the source as it is now. It
 // checks every segment's header (a ranged read where the store has one)
-// and moves damaged segments aside (Healed), checks that the source
-// continues the store at every boundary it will write next to (see
+// and moves damaged segments aside (Healed), and so, where two touching
+// segments' links differ, the one whose history is not the source's;
+// checks that the source continues the store at every boundary it will
+// write next to (see
 // BackupNext; ErrSourceMismatch otherwise, before anything is written),
 // then backs up every range of [0, basis] that no sound segment covers (all
 // of it on a first run) in parallel, with at most Concurrency ranges at a
@@ -26,6 +28,9 @@ func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 		if err != nil {
 			return res, err
 		}
+		if err := r.healBrokenLinks(ctx, &st, &res); err != nil {
+			return res, err
+		}
 		filled, err := r.fillGaps(ctx, st, r.basis+1)
 		res.add(filled)
 		if err == nil {
@@ -36,7 +41,7 @@ func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 }
 
 // Repair reads every segment of db's store in full (checksums, decoding,
-// digests), moves damaged segments aside (Healed), and backs up from the
+// digests), moves damaged segments aside (Healed), as Backup does, and backs up from the
 // source every range that no sound segment covers, in parallel, after the
 // same checks as Backup. It only fills holes: it does not extend the backup
 // past the end of its last segment (BackupNext or Backup do that), nor
@@ -47,6 +52,9 @@ func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 		var res BackupResult
 		st, err := r.checkStore(ctx, scanFull, &res)
 		if err != nil {
+			return res, err
+		}
+		if err := r.healBrokenLinks(ctx, &st, &res); err != nil {
 			return res, err
 		}
 		// A damaged segment's name may reach past what the source has:

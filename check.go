@@ -13,7 +13,9 @@ import (
 type CheckOptions struct {
 	// HeadersOnly reads only each segment's header (a ranged read where
 	// the store has one): it finds missing, empty, truncated, misplaced
-	// and foreign segments and broken links, not damage inside a body.
+	// and foreign segments and broken links, not damage inside a body. A
+	// segment that a restore enters midway (it overlaps the one before)
+	// is read in full all the same: its link at that point is inside.
 	HeadersOnly bool
 	// Concurrency is the number of segments read at once (default 8).
 	Concurrency int

@@ -41,15 +41,9 @@ func (c *chainState) enter(db string, seg *Segment, pos int64) error {
 		return broken("it is of lineage %s, the segments before it of lineage %s: a segment of another database", fp, c.lineage)
 	}
 	c.lineage = fp
-	view := seg.Prev
-	for i := len(seg.Txs) - 1; i >= 0; i-- {
-		if seg.Txs[i].T < pos {
-			var err error
-			if view, err = NewTxDigester(seg.Lineage).Link(seg.Txs[i]); err != nil {
-				return &SegmentError{DB: db, Seg: seg.Info(), Err: corruptf("%v", err)}
-			}
-			break
-		}
+	view, err := viewBefore(db, seg, pos)
+	if err != nil {
+		return err
 	}
 	if view.T != c.last.T || c.lastKnown && view.Digest != c.last.Digest {
 		return broken("it continues from %s, but the last transaction restored is %s%s", view, c.last, rewrittenHint(view, c.last))
@@ -278,8 +272,19 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 			return broken("it is of lineage %s, the segments before it of lineage %s: a segment of another database", h.Lineage, lineage)
 		}
 		lineage = h.Lineage
-		if f.Item.StartT == prevEnd && prevKnown && h.Prev != prev {
-			return broken("it continues from %s, but the segment before it ends with %s%s", h.Prev, prev, rewrittenHint(h.Prev, prev))
+		if prevKnown && f.Item.StartT <= prevEnd {
+			view := h.Prev
+			if f.Item.StartT < prevEnd {
+				// Entered midway (an overlap): its view of the transaction
+				// before prevEnd is in its payload.
+				var err error
+				if view, err = r.linkInside(ctx, f.Item, prevEnd); err != nil {
+					return err
+				}
+			}
+			if view != prev {
+				return broken("it continues from %s, but the segment before it ends with %s%s", view, prev, rewrittenHint(view, prev))
+			}
 		}
 		prev, prevKnown, prevEnd = h.Last, true, f.Item.EndT
 	}
@@ -287,6 +292,36 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 		return err
 	}
 	return r.preflightCarry(ctx, chain, heads)
+}
+
+// linkInside loads segment info and returns its view of the last source
+// transaction before pos, a t inside its range.
+func (r *restorer) linkInside(ctx context.Context, info SegmentInfo, pos int64) (TxLink, error) {
+	dec, err := NewSegmentDecoder(r.opts.Decode)
+	if err != nil {
+		return TxLink{}, err
+	}
+	defer dec.Close()
+	seg, err := r.loadWith(ctx, dec, info)
+	if err != nil {
+		return TxLink{}, err
+	}
+	return viewBefore(r.db, seg, pos)
+}
+
+// viewBefore returns seg's view of the last source transaction before pos:
+// the link of its last transaction before pos, or of the one before it.
+func viewBefore(db string, seg *Segment, pos int64) (TxLink, error) {
+	for i := len(seg.Txs) - 1; i >= 0; i-- {
+		if seg.Txs[i].T < pos {
+			l, err := NewTxDigester(seg.Lineage).Link(seg.Txs[i])
+			if err != nil {
+				return TxLink{}, &SegmentError{DB: db, Seg: seg.Info(), Err: corruptf("%v", err)}
+			}
+			return l, nil
+		}
+	}
+	return seg.Prev, nil
 }
 
 // rewrittenHint explains two views of one transaction that differ in

@@ -58,8 +58,9 @@ type scanOptions struct {
 	depth       scanDepth
 	concurrency int
 	decode      DecodeOptions
-	// links selects the segments whose transaction links a full scan
-	// records (nil: none); computing them costs a digest per transaction.
+	// links selects the segments whose transaction links are recorded
+	// (nil: none), read in full even by a scan of headers; computing them
+	// costs a digest per transaction.
 	links func(SegmentInfo) bool
 }
 
@@ -84,7 +85,8 @@ func scanSegments(ctx context.Context, db string, store BackupStore, segs []Segm
 	newWorker := func() (func(context.Context, SegmentInfo) (scannedSegment, error), func()) {
 		var dec *SegmentDecoder
 		check := func(ctx context.Context, info SegmentInfo) (scannedSegment, error) {
-			if opts.depth == scanHeaders {
+			links := opts.links != nil && opts.links(info)
+			if opts.depth == scanHeaders && !links {
 				return checkHead(ctx, db, store, info)
 			}
 			if dec == nil {
@@ -93,7 +95,7 @@ func scanSegments(ctx context.Context, db string, store BackupStore, segs []Segm
 					return scannedSegment{}, err
 				}
 			}
-			return checkFull(ctx, db, store, info, dec, opts.links != nil && opts.links(info))
+			return checkFull(ctx, db, store, info, dec, links)
 		}
 		return check, func() {
 			if dec != nil {

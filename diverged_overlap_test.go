@@ -1,0 +1,120 @@
+package dcbackup_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/mem"
+)
+
+// divergedTwins returns two databases with one id and one history up to
+// t d-1 that then differ: a continues its random history, b writes
+// another transaction at d and then continues.
+func divergedTwins(t *testing.T) (a, b *mem.Conn, d int64) {
+	t.Helper()
+	ctx := context.Background()
+	a, ga := historyConn(t, "orders", 180, 20)
+	b, gb := historyConn(t, "orders", 180, 20)
+	d = basisT(t, a) + 1
+	_, err := ga.Run(ctx, 10)
+	require.NoError(t, err)
+	_, err = b.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/doc": "written only here"}})
+	require.NoError(t, err)
+	_, err = gb.Run(ctx, 10)
+	require.NoError(t, err)
+	return a, b, d
+}
+
+// segmentOf backs up [start, end) of conn as one segment and returns it.
+func segmentOf(t *testing.T, conn datomic.Conn, start, end int64) (dcbackup.SegmentInfo, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	s := dcbackup.NewMemStore()
+	_, err := dcbackup.BackupSegment(ctx, "db", conn, s, start, end, nil)
+	require.NoError(t, err)
+	segs, err := s.List(ctx, "db", 0)
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
+	data, err := s.Load(ctx, "db", segs[0])
+	require.NoError(t, err)
+	return segs[0], data
+}
+
+// A segment of a diverged twin (same database id and lineage, another
+// history from t d on) that overlaps the segment before it and reaches
+// further: a restore enters it midway, and refuses it before applying
+// anything, not after the segments before it; Check, also of headers
+// only, reports it. Entered at d, where the histories still agree, it
+// continues the one before it: the store holds b's history, restored
+// whole.
+func TestRestoreRefusesDivergedOverlapBeforeApplying(t *testing.T) {
+	ctx := testCtx(t)
+	a, b, d := divergedTwins(t)
+	for _, c := range []struct{ aEnd, bStart int64 }{{d + 2, d - 2}, {d + 1, d}, {d + 3, d + 1}, {d, d - 3}} {
+		t.Run(fmt.Sprintf("a[0,%d) b[%d,end)", c.aEnd, c.bStart), func(t *testing.T) {
+			store := dcbackup.NewMemStore()
+			ai, ad := segmentOf(t, a, 0, c.aEnd)
+			require.NoError(t, store.Save(ctx, "db", ai, ad))
+			bi, bd := segmentOf(t, b, c.bStart, basisT(t, b)+1)
+			require.NoError(t, store.Save(ctx, "db", bi, bd))
+			if c.aEnd == d {
+				requireRestoresIdentically(t, store, b)
+				return
+			}
+
+			err := requireRestoreRefused(t, store, newTarget(), dcbackup.ErrChainBroken)
+			assert.ErrorContains(t, err, bi.String())
+			for _, headersOnly := range []bool{false, true} {
+				rep, err := dcbackup.Check(ctx, "db", store, &dcbackup.CheckOptions{HeadersOnly: headersOnly})
+				require.NoError(t, err)
+				require.False(t, rep.OK(), "headers only: %v", headersOnly)
+				assert.Equal(t, dcbackup.ProblemChain, rep.Problems[0].Kind)
+			}
+		})
+	}
+}
+
+// A diverged twin's segment in the middle of a store breaks the chain on
+// one side; Repair and Backup used to report success over it. They ask
+// the source which side holds its history, move the other aside and back
+// its range up again; the twin itself, whose history the store's newest
+// segment is not, is refused with the store unchanged.
+func TestBackupHealsASegmentThatBreaksTheChain(t *testing.T) {
+	ctx := testCtx(t)
+	a, b, d := divergedTwins(t)
+	mixed := dcbackup.NewMemStore()
+	for _, p := range []struct {
+		conn       datomic.Conn
+		start, end int64
+	}{{a, 0, d - 2}, {b, d - 2, d + 2}, {a, d + 2, d + 4}} {
+		info, data := segmentOf(t, p.conn, p.start, p.end)
+		require.NoError(t, mixed.Save(ctx, "db", info, data))
+	}
+	for _, call := range []struct {
+		name string
+		run  func(context.Context, string, datomic.Conn, dcbackup.BackupStore, *dcbackup.BackupOptions) (dcbackup.BackupResult, error)
+	}{{"Repair", dcbackup.Repair}, {"Backup", dcbackup.Backup}} {
+		t.Run(call.name, func(t *testing.T) {
+			store := copySegments(t, mixed, "db", nil)
+			before := storeBytes(t, store)
+			_, err := call.run(ctx, "db", b, store, nil)
+			require.ErrorIs(t, err, dcbackup.ErrSourceMismatch)
+			assert.Equal(t, before, storeBytes(t, store), "the twin moves nothing")
+
+			res, err := call.run(ctx, "db", a, store, nil)
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Healed)
+			rep, err := dcbackup.Check(ctx, "db", store, nil)
+			require.NoError(t, err)
+			require.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+			backupNextAll(t, a, store, nil)
+			requireRestoresIdentically(t, store, a)
+		})
+	}
+}
