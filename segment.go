@@ -15,9 +15,10 @@ var (
 	ErrUnsupportedSegmentVersion = errors.New("unsupported segment format version")
 	// ErrSegmentTooLarge: the segment would decode to more bytes than
 	// DecodeOptions.MaxDecodedBytes allows, or to more than the compression
-	// ratio bound (SegmentMaxCompressionRatio) lets its stored size claim.
-	// It is refused before anything is decompressed.
-	ErrSegmentTooLarge = errors.New("segment exceeds the decode size limit")
+	// ratio bound (SegmentMaxCompressionRatio) lets its stored size claim
+	// (refused before anything is decompressed); or a store refuses to
+	// read or write it, as larger than its maximum segment size.
+	ErrSegmentTooLarge = errors.New("segment too large")
 	// ErrInvalidSegment: a Segment given to the encoder is not well formed
 	// (the error says why); nothing was encoded.
 	ErrInvalidSegment = errors.New("invalid segment")

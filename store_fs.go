@@ -51,6 +51,12 @@ type FSOptions struct {
 	// DirMode is the permission of the directories the store creates
 	// (default 0755).
 	DirMode os.FileMode
+	// MaxSegmentSize bounds the size of a segment that Save accepts and
+	// Load reads (default DefaultS3MaxSegmentSize, 1 GiB, as on S3): a
+	// larger file under a segment's name is refused from its size, without
+	// reading it (ErrSegmentTooLarge), and a store check treats it as
+	// damage (Backup and Repair move it aside and back its range up again).
+	MaxSegmentSize int64
 }
 
 func (o FSOptions) withDefaults() FSOptions {
@@ -59,6 +65,9 @@ func (o FSOptions) withDefaults() FSOptions {
 	}
 	if o.DirMode == 0 {
 		o.DirMode = 0o755
+	}
+	if o.MaxSegmentSize <= 0 {
+		o.MaxSegmentSize = DefaultS3MaxSegmentSize
 	}
 	o.FileMode &= os.ModePerm
 	o.DirMode &= os.ModePerm
@@ -112,6 +121,9 @@ func (s *FSStore) Save(ctx context.Context, db string, seg SegmentInfo, data []b
 }
 
 func (s *FSStore) save(ctx context.Context, db string, seg SegmentInfo, data []byte) (err error) {
+	if int64(len(data)) > s.opts.MaxSegmentSize {
+		return fmt.Errorf("%w: %d bytes, more than the store's maximum segment size %d", ErrSegmentTooLarge, len(data), s.opts.MaxSegmentSize)
+	}
 	dir := filepath.Join(s.dir, db)
 	if err := s.ensureDBDir(dir); err != nil {
 		return err
@@ -232,6 +244,9 @@ func (s *FSStore) read(db string, seg SegmentInfo, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s is a %s, not a regular file", ErrCorruptSegment, path, fileKind(fi.Mode()))
 	}
 	if limit < 0 {
+		if fi.Size() > s.opts.MaxSegmentSize {
+			return nil, fmt.Errorf("%w: %s is %d bytes, more than the store's maximum segment size %d", ErrSegmentTooLarge, path, fi.Size(), s.opts.MaxSegmentSize)
+		}
 		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			err = ErrSegmentNotFound

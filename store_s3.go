@@ -338,7 +338,7 @@ func (s *S3Store) load(ctx context.Context, key string) ([]byte, error) {
 	limit := s.opts.MaxSegmentSize
 	size := aws.ToInt64(out.ContentLength)
 	if size > limit {
-		return nil, fmt.Errorf("object of %d bytes exceeds the maximum segment size %d", size, limit)
+		return nil, fmt.Errorf("%w: object of %d bytes, more than the maximum segment size %d", ErrSegmentTooLarge, size, limit)
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, max(size, 0)+bytes.MinRead))
 	n, err := buf.ReadFrom(io.LimitReader(out.Body, limit+1))
@@ -346,7 +346,7 @@ func (s *S3Store) load(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("reading object: %w", err)
 	}
 	if n > limit {
-		return nil, fmt.Errorf("object exceeds the maximum segment size %d", limit)
+		return nil, fmt.Errorf("%w: object of more than the maximum segment size %d", ErrSegmentTooLarge, limit)
 	}
 	if size >= 0 && out.ContentLength != nil && n != size {
 		return nil, fmt.Errorf("read %d bytes of an object of %d: %w", n, size, io.ErrUnexpectedEOF)

@@ -123,7 +123,8 @@ func loadErrorKind(s *scannedSegment, err error) error {
 	case errors.Is(err, ErrSegmentNotFound):
 		s.Vanished = true
 		return nil
-	case errors.Is(err, ErrCorruptSegment):
+	case errors.Is(err, ErrCorruptSegment), errors.Is(err, ErrSegmentTooLarge):
+		// Not a segment, or larger than the store ever writes one.
 		s.Err = err
 		return nil
 	}
