@@ -59,6 +59,13 @@ func (e *SourceMismatchError) Error() string {
 // Is makes a SourceMismatchError match ErrSourceMismatch.
 func (e *SourceMismatchError) Is(target error) bool { return target == ErrSourceMismatch }
 
+// ErrRenamedSince: a restore continuing an earlier one finds an
+// attribute renamed in the source since, which its Filter, Rewrite or
+// ElideAttributes treat differently under the old and the new ident: what
+// the target receives of that attribute would change midway. Nothing of
+// the transaction is applied.
+var ErrRenamedSince = errors.New("options name a renamed attribute by one of its idents only")
+
 // errOptionFunc marks the failure of a function the caller gave in the
 // options (a Rewrite): it will fail again, so a loop does not retry it.
 var errOptionFunc = errors.New("rewrite")

@@ -157,7 +157,7 @@ func isTransient(err error) bool {
 		ErrCorruptSegment, ErrGap, ErrTargetNotEmpty, ErrTargetModified,
 		ErrWrongDatabase, ErrBootstrapMismatch, ErrInvalidDBName,
 		ErrNoSegments, ErrChainBroken, ErrSourceMismatch, ErrUnsupportedSegmentVersion,
-		ErrSegmentTooLarge, ErrNoKey, ErrCannotRestore, errOptionFunc,
+		ErrSegmentTooLarge, ErrNoKey, ErrCannotRestore, ErrRenamedSince, errOptionFunc,
 	} {
 		if errors.Is(err, permanent) {
 			return false

@@ -165,6 +165,16 @@ type restorer struct {
 	// them, whichever segment a datom comes from.
 	finalIdents map[int64]datomic.Keyword
 	finalFrom   SegmentInfo
+	// formerIdents are, in a restore that continues an earlier one, the
+	// idents that attributes renamed since have in the target: what the
+	// options knew them by then (see checkRenamedSince).
+	formerIdents map[int64]datomic.Keyword
+	// absentRenamed are attributes renamed in the source that the target
+	// does not have and the options no longer elide, by their ident at
+	// the end of the store; installed records those whose installation a
+	// preflight saw (see checkRenamedSince).
+	absentRenamed map[int64]datomic.Keyword
+	installed     map[int64]bool
 	// parts are the target's partitions (targetPartition).
 	parts targetParts
 	// bare are source ids that refs inside tuples of the transaction being
@@ -358,7 +368,7 @@ func (r *restorer) loadFinalIdents(ctx context.Context, segs []SegmentInfo) erro
 	if r.finalIdents == nil {
 		r.finalIdents = map[int64]datomic.Keyword{}
 	}
-	return nil
+	return r.checkRenamedSince(ctx)
 }
 
 // planChain returns the segments a restore applies from pos on, in order;

@@ -102,10 +102,12 @@ func (r *restorer) relevantFeatures() Features {
 }
 
 // mayRefuse reports whether a segment with header h may hold something the
-// restore cannot carry (a version 1 segment says nothing: it may).
+// restore cannot carry (a version 1 segment says nothing: it may), or
+// whose Filter must be checked against an attribute renamed since the
+// target's last restore (checkRenamedSince).
 func (r *restorer) mayRefuse(h SegmentHeader) bool {
-	if h.Version < 2 {
-		return true
+	if h.Version < 2 || len(r.formerIdents) > 0 && r.opts.Filter != nil || len(r.absentRenamed) > 0 {
+		return true // or the Filter must be asked about a renamed attribute
 	}
 	l := r.limits
 	if len(r.opts.Rewrite) > 0 && (l.NoBytes || l.MaxStringLen > 0 || l.MaxTupleStringLen > 0) {
@@ -134,6 +136,11 @@ func (r *restorer) checkCarry(seg *Segment, from int64) error {
 		skip := so.txSkip(tx)
 		for i := range tx.Datoms {
 			d := &tx.Datoms[i]
+			if r.absentRenamed != nil {
+				if err := r.checkInstalled(seg, *d); err != nil {
+					return err
+				}
+			}
 			oa := so.attrs[d.A]
 			if oa == nil || oa.drop || oa.elide || skip[d.E] {
 				continue
@@ -141,8 +148,14 @@ func (r *restorer) checkCarry(seg *Segment, from int64) error {
 			if v, ok := d.V.(int64); ok && oa.ref && skip[v] {
 				continue
 			}
-			if r.opts.Filter != nil && !(oa.instant && d.E == tx.ID()) && !r.opts.Filter(*d, oa.named) {
-				continue
+			if r.opts.Filter != nil && !(oa.instant && d.E == tx.ID()) {
+				keep, err := r.filter(*d, oa)
+				if err != nil {
+					return err
+				}
+				if !keep {
+					continue
+				}
 			}
 			v := d.V
 			if oa.rewrite != nil {
@@ -234,6 +247,7 @@ func (r *restorer) preflightCarry(ctx context.Context, chain []SegmentInfo, head
 		return err
 	}
 	defer dec.Close()
+	r.installed = map[int64]bool{}
 	from := r.pos
 	for _, info := range flagged {
 		seg, err := r.loadWith(ctx, dec, info)

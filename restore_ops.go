@@ -29,6 +29,10 @@ type opAttr struct {
 	refTuple bool // a tuple with ref elements
 	instant  bool // :db/txInstant
 	rewrite  func(any) (any, error)
+	// former is the attribute named by its ident in the target, when it
+	// was renamed since the target's last restore (nil otherwise): the
+	// Filter must keep or drop each datom under both names alike.
+	former *datomic.Attribute
 	// target is the attribute's target id once it resolved to one (boxed,
 	// shared by every datom); nil until then.
 	target any
@@ -87,6 +91,11 @@ func (r *restorer) opsFor(seg *Segment) *segOps {
 			rewrite:   r.opts.Rewrite[named.Ident],
 			elide: runsOnTarget(a) && r.opts.Functions == FunctionsElide ||
 				a.Ident == installPartAttr && r.limits.NoPartitions,
+		}
+		if kw, ok := r.formerIdents[id]; ok {
+			former := a
+			former.Ident = kw
+			oa.former = &former
 		}
 		so.attrs[id] = oa
 		if elided {
@@ -194,8 +203,14 @@ func (r *restorer) buildOps(ctx context.Context, seg *Segment, tx datomic.Tx) ([
 				}
 			}
 		}
-		if r.opts.Filter != nil && !(oa.instant && d.E == txID) && !r.opts.Filter(*d, oa.named) {
-			continue
+		if r.opts.Filter != nil && !(oa.instant && d.E == txID) {
+			keep, err := r.filter(*d, oa)
+			if err != nil {
+				return nil, err
+			}
+			if !keep {
+				continue
+			}
 		}
 		v := d.V
 		if oa.rewrite != nil {

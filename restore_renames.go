@@ -1,0 +1,102 @@
+package dcbackup
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dcbackup/dcbackup/datomic"
+)
+
+// checkRenamedSince finds, in a restore that continues an earlier one, the
+// attributes renamed in the source since: their ident at the end of the
+// store is not the one they have in the target, which is the ident the
+// earlier calls' options knew them by. Options that treat such an
+// attribute differently under its two idents would change what the
+// target receives of it midway (a Filter keeping a password out under
+// its old name lets it in under the new one): ElideAttributes and Rewrite
+// are compared here, before anything is applied; the Filter is asked
+// under both names for each datom (filter), and an attribute the target
+// lacks must be installed by what the call applies (checkInstalled), both
+// in the preflight.
+func (r *restorer) checkRenamedSince(ctx context.Context) error {
+	r.formerIdents, r.absentRenamed = nil, nil
+	if r.remap == nil || r.st.lastT < 0 || len(r.finalIdents) == 0 {
+		return nil
+	}
+	db, err := r.remap.targetDB(ctx)
+	if err != nil {
+		return err
+	}
+	for src, final := range r.finalIdents {
+		if !r.remap.isRestored(src) {
+			// Not in the target: installed later, or elided by an earlier
+			// call under another ident (checked in the preflight).
+			if !r.elided(final) && len(r.opts.ElideAttributes) > 0 {
+				if r.absentRenamed == nil {
+					r.absentRenamed = map[int64]datomic.Keyword{}
+				}
+				r.absentRenamed[src] = final
+			}
+			continue
+		}
+		tid, ok := r.remap.cache.get(src)
+		if !ok {
+			if err := r.remap.lookupIDs(ctx, []int64{src}); err != nil {
+				return fmt.Errorf("look up renamed attribute %s in the target: %w", final, err)
+			}
+			tid, _ = r.remap.cache.get(src)
+		}
+		id, ok := tid.(int64)
+		if !ok {
+			continue
+		}
+		kw, ok, err := db.Ident(ctx, id)
+		if err != nil {
+			return fmt.Errorf("look up renamed attribute %s in the target: %w", final, err)
+		}
+		if !ok || kw == final {
+			continue
+		}
+		if r.elided(kw) != r.elided(final) {
+			return renamedSinceError(kw, final, "ElideAttributes")
+		}
+		if (r.opts.Rewrite[kw] == nil) != (r.opts.Rewrite[final] == nil) {
+			return renamedSinceError(kw, final, "Rewrite")
+		}
+		if r.formerIdents == nil {
+			r.formerIdents = map[int64]datomic.Keyword{}
+		}
+		r.formerIdents[src] = kw
+	}
+	return nil
+}
+
+// filter applies the Filter to d, asking it under the attribute's former
+// ident too when it was renamed since the target's last restore.
+func (r *restorer) filter(d datomic.Datom, oa *opAttr) (bool, error) {
+	keep := r.opts.Filter(d, oa.named)
+	if oa.former != nil && r.opts.Filter(d, *oa.former) != keep {
+		return false, renamedSinceError(oa.former.Ident, oa.named.Ident, "Filter")
+	}
+	return keep, nil
+}
+
+func renamedSinceError(former, final datomic.Keyword, option string) error {
+	return fmt.Errorf("%w: attribute %s was %s when this target was last restored, and %s treats it differently under the two idents (the options know an attribute by its ident at the end of the store, which changed): name it by both, or restore into a fresh target",
+		ErrRenamedSince, final, former, option)
+}
+
+// checkInstalled refuses a datom of an attribute renamed in the source
+// that the target lacks, when the transactions before it in this call do
+// not install it: an earlier call left it out (ElideAttributes under its
+// former ident), and the options, naming it by its new one, would not.
+func (r *restorer) checkInstalled(seg *Segment, d datomic.Datom) error {
+	if a, ok := seg.Attrs[d.A]; ok && a.Ident == valueTypeAttr && r.absentRenamed[d.E] != "" {
+		r.installed[d.E] = true
+	}
+	if final := r.absentRenamed[d.A]; final != "" && !r.installed[d.A] {
+		return fmt.Errorf("%w: attribute %s is not in this target, though installed before its last restore: an earlier call left it out under another ident, and ElideAttributes does not name it %s: name it by both idents, or restore into a fresh target",
+			ErrRenamedSince, final, final)
+	}
+	return nil
+}
