@@ -185,16 +185,27 @@ func (o ownTxRule) foreign(tx datomic.Tx) (datomic.Datom, bool) {
 			tagged = true
 		}
 	}
+	ours := tagged
+	var instant datomic.Datom
 	for _, d := range tx.Datoms {
 		v, isID := d.V.(int64)
 		switch {
 		case o.attrs[d.E]:
+			ours = true
 		case d.E == datomic.PartDB && isID && o.attrs[v]: // [:db.part/db :db.install/attribute a]
-		case d.E == d.Tx && (d.A == o.instant || d.A == o.linkAttr && tagged):
+			ours = true
+		case d.E == d.Tx && d.A == o.instant:
+			instant = d
+		case d.E == d.Tx && d.A == o.linkAttr && tagged:
 		case tagged && d.A == o.origAttr && d.Added:
 		default:
 			return d, true
 		}
+	}
+	if !ours {
+		// Nothing but its instant: an empty transaction, which the
+		// restore never writes of its own.
+		return instant, true
 	}
 	return datomic.Datom{}, false
 }

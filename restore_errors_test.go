@@ -9,6 +9,7 @@ import (
 
 	"github.com/dcbackup/dcbackup"
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -42,6 +43,34 @@ func TestRestoreRefusesTargetWrittenSince(t *testing.T) {
 	_, err := dcbackup.RestoreSegment(ctx, "db", store, target, nil)
 	require.NoError(t, err)
 	_, err = target.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "foreign write"}})
+	require.NoError(t, err)
+	requireRestoreRefused(t, store, target, dcbackup.ErrTargetModified)
+}
+
+// An empty transaction (nothing but its instant) written to a restored
+// target is someone else's: the restore never writes one of its own. The
+// next restore refuses the target before applying anything (it used to
+// fail midway, on the instant, with the database's own error), and
+// Verify reports the extra transaction (it used to say OK).
+func TestRestoreRefusesTargetGivenAnEmptyTransaction(t *testing.T) {
+	ctx := testCtx(t)
+	src := smallSourceOpts(t, 5, mem.Options{}) // real clock, a live source
+	store := dcbackup.NewMemStore()
+	_, err := dcbackup.Backup(ctx, "db", src, store, nil)
+	require.NoError(t, err)
+	target := newTarget()
+	_, err = dcbackup.Restore(ctx, "db", store, target, nil)
+	require.NoError(t, err)
+	requireVerified(t, src, target)
+
+	_, err = target.Transact(ctx, nil)
+	require.NoError(t, err)
+	rep, err := dcbackup.Verify(ctx, src, target, nil)
+	require.NoError(t, err)
+	assert.False(t, rep.OK(), "the empty transaction is a difference")
+	_, err = src.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "later"}})
+	require.NoError(t, err)
+	_, err = dcbackup.BackupNext(ctx, "db", src, store, nil)
 	require.NoError(t, err)
 	requireRestoreRefused(t, store, target, dcbackup.ErrTargetModified)
 }
