@@ -54,10 +54,15 @@ type attrDatoms struct {
 type segStats struct {
 	txs    []txStats
 	idents map[int64]datomic.Keyword
+	// lineage is the segment's (zero for a version 1 segment).
+	lineage dcbackup.LineageFingerprint
 }
 
 func reduceStats(seg *dcbackup.Segment) segStats {
 	s := segStats{txs: make([]txStats, 0, len(seg.Txs)), idents: map[int64]datomic.Keyword{}}
+	if seg.Version >= 2 {
+		s.lineage = seg.Header.Lineage
+	}
 	instAttr := int64(-1)
 	for id, a := range seg.Attrs {
 		s.idents[id] = a.Ident
@@ -102,6 +107,7 @@ type dbStats struct {
 	Segments      int         `json:"segments"`
 	Unreadable    int         `json:"unreadable_segments"`
 	Vanished      int         `json:"vanished_segments"`
+	Foreign       int         `json:"foreign_segments"`
 	Overlapping   int         `json:"overlapping_segments"`
 	Transactions  int         `json:"transactions"`
 	Datoms        int         `json:"datoms"`
@@ -157,7 +163,7 @@ func runStats(ctx context.Context, cl *cmdline, args []string) int {
 		if err != nil {
 			return cl.fail(exitError, err)
 		}
-		if st.Unreadable > 0 {
+		if st.Unreadable > 0 || st.Foreign > 0 {
 			code = exitUnhealthy
 		}
 		all = append(all, st)
@@ -196,6 +202,9 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 	// one already counted: each transaction is counted once, as a restore
 	// applies it.
 	covered := int64(0)
+	// lineage is that of the first segment that tells one; a segment of
+	// another is another database's, counted apart (verify says more).
+	var lineage dcbackup.LineageFingerprint
 	err = scanSegments(ctx, h, db, segs, jobs, opts, reduceStats, func(r scanned[segStats]) error {
 		st.Segments++
 		st.Bytes += int64(r.size)
@@ -212,6 +221,15 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 		case r.loadErr != nil || r.decodeErr != nil:
 			st.Unreadable++
 			fmt.Fprintf(cl.stderr, "dcbackup stats: skipping segment %s: %s\n", r.info, trimPrefix(errors.Join(r.loadErr, r.decodeErr).Error()))
+			return nil
+		}
+		switch l := r.res.lineage; {
+		case l.IsZero():
+		case lineage.IsZero():
+			lineage = l
+		case l != lineage:
+			st.Foreign++
+			fmt.Fprintf(cl.stderr, "dcbackup stats: skipping segment %s: it is of lineage %s, the segments before it of lineage %s (another database; see dcbackup verify)\n", r.info, l, lineage)
 			return nil
 		}
 		if r.info.StartT < covered {
@@ -283,6 +301,9 @@ func printStats(w io.Writer, where string, all []dbStats) error {
 		}
 		if s.Vanished > 0 {
 			notes = append(notes, fmt.Sprintf("%d gone while read (compacted meanwhile?), left out: run stats again", s.Vanished))
+		}
+		if s.Foreign > 0 {
+			notes = append(notes, fmt.Sprintf("%d of another database, left out: see dcbackup verify", s.Foreign))
 		}
 		if s.Overlapping > 0 {
 			notes = append(notes, fmt.Sprintf("%d overlapping, what they share counted once", s.Overlapping))

@@ -152,3 +152,29 @@ func TestStatsSegmentGoneWhileRead(t *testing.T) {
 	require.NoError(t, printStats(&out, "memory", []dbStats{stats}))
 	assert.Contains(t, out.String(), "1 gone while read")
 }
+
+// A segment of another database under a plausible name is left out of
+// the totals and makes stats exit 1, as verify does; it used to be counted
+// as this database's, exit 0.
+func TestStatsLeavesOutAnotherDatabasesSegment(t *testing.T) {
+	st := fsStore(t)
+	src := lineageConn(t, "db-1", 31, 80)
+	_, err := dcbackup.Backup(t.Context(), "db", src, st, &dcbackup.BackupOptions{MaxTxPerSegment: 10})
+	require.NoError(t, err)
+	clean := runCmd(t, nil, "stats", "-store", st.Dir(), "-db", "db", "-json")
+	require.Equal(t, exitOK, clean.code, clean.stderr)
+	var before struct{ Databases []dbStats }
+	require.NoError(t, json.Unmarshal([]byte(clean.stdout), &before))
+
+	swapped := replaceSegment(t, st, lineageConn(t, "db-2", 32, 80))
+	r := runCmd(t, nil, "stats", "-store", st.Dir(), "-db", "db", "-json")
+	require.Equal(t, exitUnhealthy, r.code, r.stderr)
+	assert.Contains(t, r.stderr, fmt.Sprintf("skipping segment %s: it is of lineage ", swapped))
+	var after struct{ Databases []dbStats }
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &after))
+	require.Len(t, after.Databases, 1)
+	assert.Equal(t, 1, after.Databases[0].Foreign)
+	assert.Less(t, after.Databases[0].Transactions, before.Databases[0].Transactions)
+	text := runCmd(t, nil, "stats", "-store", st.Dir(), "-db", "db")
+	assert.Contains(t, text.stdout, "1 of another database, left out")
+}
