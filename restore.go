@@ -35,7 +35,10 @@ type RestoreOptions struct {
 	// Rewrite maps an attribute ident to a function that replaces the
 	// values of that attribute before they reach the target. Values of ref
 	// attributes are source ids. The function must return a value of the
-	// attribute's type.
+	// attribute's type. A function that fails, or a value the target
+	// refuses (another type, a unique conflict), stops the restore at that
+	// transaction, with the transactions before it applied and nothing of
+	// it: the error says which; fix the function and call again.
 	Rewrite map[datomic.Keyword]func(v any) (any, error)
 	// IgnorePartitions restores every new entity into the target's default
 	// partition (:db.part/user; attributes :db.part/db) instead of the
