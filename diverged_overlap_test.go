@@ -31,12 +31,17 @@ func divergedTwins(t *testing.T) (a, b *mem.Conn, d int64) {
 	return a, b, d
 }
 
-// segmentOf backs up [start, end) of conn as one segment and returns it.
-func segmentOf(t *testing.T, conn datomic.Conn, start, end int64) (dcbackup.SegmentInfo, []byte) {
+// segmentOf backs up [start, end) of conn as one segment, written with
+// opts, and returns it.
+func segmentOf(t *testing.T, conn datomic.Conn, start, end int64, opts ...*dcbackup.BackupOptions) (dcbackup.SegmentInfo, []byte) {
 	t.Helper()
 	ctx := context.Background()
 	s := dcbackup.NewMemStore()
-	_, err := dcbackup.BackupSegment(ctx, "db", conn, s, start, end, nil)
+	var o *dcbackup.BackupOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	_, err := dcbackup.BackupSegment(ctx, "db", conn, s, start, end, o)
 	require.NoError(t, err)
 	segs, err := s.List(ctx, "db", 0)
 	require.NoError(t, err)

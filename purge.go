@@ -152,8 +152,11 @@ func (r *backupRun) purgeOffChain(ctx context.Context, rm SegmentRemover, dec *S
 		}
 		res.Checked++
 		stale, err := r.isStale(ctx, dec, info)
-		if err != nil || !stale {
+		if err != nil {
 			return err
+		}
+		if !stale {
+			continue
 		}
 		res.Stale++
 		if err := rm.Delete(ctx, r.db, info); err != nil && !errors.Is(err, ErrSegmentNotFound) {

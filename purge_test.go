@@ -239,3 +239,46 @@ func TestPurgeExcisedRefusesAGap(t *testing.T) {
 	assert.False(t, storeHolds(t, store, "secret-07-xyzzy"))
 	requireRestoresIdentically(t, store, src)
 }
+
+// Overlaps another writer left beside the chain are each checked: one
+// holding nothing excised (before the excised data) does not end the
+// search, and the one that holds it is deleted.
+func TestPurgeExcisedChecksEveryOverlap(t *testing.T) {
+	ctx := testCtx(t)
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	tx := func(ops ...datomic.Op) datomic.TxReport {
+		t.Helper()
+		rep, err := src.Transact(ctx, ops)
+		require.NoError(t, err)
+		return rep
+	}
+	tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+	var secret int64
+	for i := range 16 {
+		rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprintf("secret-%02d-xyzzy", i)})
+		if i == 9 {
+			secret = rep.Tempids["p"]
+		}
+	}
+	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2, Encode: dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone}}
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, opts)
+	// Another writer's segments, of the same history, off the chain: one
+	// before the secret, one holding it.
+	for _, r := range [][2]int64{{3, 4}, {10, 12}} {
+		info, data := segmentOf(t, src, r[0], r[1], opts)
+		require.NoError(t, store.Save(ctx, "db", info, data))
+	}
+	require.True(t, storeHolds(t, store, "secret-09-xyzzy"))
+	tx(datomic.EntityMap{"db/excise": secret})
+	backupNextAll(t, src, store, opts)
+
+	_, err := dcbackup.PurgeExcised(ctx, "db", src, store, opts)
+	require.NoError(t, err)
+	assert.False(t, storeHolds(t, store, "secret-09-xyzzy"), "in no segment, overlaps included")
+	rep, err := dcbackup.Check(ctx, "db", store, nil)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+	requireRestoresIdentically(t, store, src)
+}
