@@ -36,11 +36,18 @@ const (
 	// them again: later transactions still refer to those entities. It is
 	// not kept in history.
 	PendingIDsAttr datomic.Keyword = "dcbackup/pending-original-ids"
+	// AttributeNamesAttr holds, on the LastSourceTAttr entity, the idents
+	// by which the last restore that named attributes in its options
+	// (Filter, Rewrite, ElideAttributes) knew the attributes renamed in the
+	// source ("<source id>=<ident>" pairs): a later restore whose options
+	// would treat one of them differently under its new ident is refused.
+	// It is not kept in history.
+	AttributeNamesAttr datomic.Keyword = "dcbackup/attribute-names"
 )
 
 // bookkeepingAttrs are the restore's attributes, in the order setUpTarget
 // installs them.
-var bookkeepingAttrs = [...]datomic.Keyword{OriginalIDAttr, LastSourceTAttr, SourceLineageAttr, SourceLinkAttr, PendingIDsAttr}
+var bookkeepingAttrs = [...]datomic.Keyword{OriginalIDAttr, LastSourceTAttr, SourceLineageAttr, SourceLinkAttr, PendingIDsAttr, AttributeNamesAttr}
 
 func isBookkeeping(kw datomic.Keyword) bool {
 	for _, b := range bookkeepingAttrs {
@@ -53,7 +60,7 @@ func isBookkeeping(kw datomic.Keyword) bool {
 
 // targetState is what a restore knows about its target when it starts.
 type targetState struct {
-	origAttr, markerAttr, lineageAttr, linkAttr, pendingAttr int64
+	origAttr, markerAttr, lineageAttr, linkAttr, pendingAttr, namesAttr int64
 	// lastT is the last source t restored, -1 when none.
 	lastT int64
 	// lineage and link are the recorded lineage fingerprint and source
@@ -62,6 +69,8 @@ type targetState struct {
 	lineage, link string
 	// pending are original ids to assert again (PendingIDsAttr).
 	pending string
+	// names are the recorded attribute names (AttributeNamesAttr).
+	names string
 	// setUp reports that the bookkeeping attributes exist; complete that
 	// all of them do.
 	setUp, complete bool
@@ -96,8 +105,8 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 	case have[0] != have[1]:
 		return st, fmt.Errorf("%w: it has only one of %s and %s", ErrTargetModified, OriginalIDAttr, LastSourceTAttr)
 	}
-	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr, st.pendingAttr = ids[0], ids[1], ids[2], ids[3], ids[4]
-	st.setUp, st.complete = true, have[2] && have[3] && have[4]
+	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr, st.pendingAttr, st.namesAttr = ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]
+	st.setUp, st.complete = true, have[2] && have[3] && have[4] && have[5]
 	marker := st.markerAttr
 	// The transaction that last wrote the marker (or, before the first
 	// restored transaction, installed it).
@@ -119,6 +128,8 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 			st.link, _ = d.V.(string)
 		case st.complete && d.A == st.pendingAttr:
 			st.pending, _ = d.V.(string)
+		case st.complete && d.A == st.namesAttr:
+			st.names, _ = d.V.(string)
 		}
 	}
 	if lastTx < 0 {
@@ -151,7 +162,7 @@ func checkOnlyBookkeeping(ctx context.Context, target datomic.Conn, st targetSta
 	if err != nil {
 		return fmt.Errorf("read target schema: %w", err)
 	}
-	own := ownTxRule{attrs: map[int64]bool{st.origAttr: true, st.markerAttr: true, st.lineageAttr: true, st.linkAttr: true, st.pendingAttr: true},
+	own := ownTxRule{attrs: map[int64]bool{st.origAttr: true, st.markerAttr: true, st.lineageAttr: true, st.linkAttr: true, st.pendingAttr: true, st.namesAttr: true},
 		origAttr: st.origAttr, linkAttr: st.linkAttr, instant: instant}
 	for tx, err := range target.TxRange(ctx, t, 0) {
 		if err != nil {
@@ -266,6 +277,13 @@ func bookkeepingSchema(which ...datomic.Keyword) []datomic.Op {
 			"db/noHistory":   true,
 			"db/doc":         "Original ids an excision removed, to assert again (dcbackup).",
 		},
+		AttributeNamesAttr: {
+			"db/ident":       AttributeNamesAttr,
+			"db/valueType":   datomic.Keyword("db.type/string"),
+			"db/cardinality": datomic.Keyword("db.cardinality/one"),
+			"db/noHistory":   true,
+			"db/doc":         "Idents by which the restore's options knew renamed source attributes (dcbackup).",
+		},
 		SourceLinkAttr: {
 			"db/ident":       SourceLinkAttr,
 			"db/valueType":   datomic.Keyword("db.type/string"),
@@ -319,7 +337,7 @@ func setUpTarget(ctx context.Context, target datomic.Conn, st targetState, insta
 			return st, fmt.Errorf("bookkeeping attribute %s missing after install", kw)
 		}
 	}
-	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr, st.pendingAttr = ids[0], ids[1], ids[2], ids[3], ids[4]
+	st.origAttr, st.markerAttr, st.lineageAttr, st.linkAttr, st.pendingAttr, st.namesAttr = ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]
 	st.setUp, st.complete = true, true
 	return st, nil
 }

@@ -172,6 +172,9 @@ type restorer struct {
 	// idents that attributes renamed since have in the target: what the
 	// options knew them by then (see checkRenamedSince).
 	formerIdents map[int64]datomic.Keyword
+	// names records finalIdents in the target (AttributeNamesAttr), with
+	// the first transaction applied, when it differs from what is recorded.
+	names string
 	// absentRenamed are attributes renamed in the source that the target
 	// does not have and the options no longer elide, by their ident at
 	// the end of the store; installed records those whose installation a
@@ -355,22 +358,22 @@ func (r *restorer) loadFinalIdents(ctx context.Context, segs []SegmentInfo) erro
 			newest = s
 		}
 	}
-	if newest == r.finalFrom && r.finalIdents != nil {
-		return nil
+	if newest != r.finalFrom || r.finalIdents == nil {
+		dec, err := NewSegmentDecoder(r.opts.Decode)
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
+		seg, err := r.loadWith(ctx, dec, newest)
+		if err != nil {
+			return fmt.Errorf("read the store's newest segment for the idents of renamed attributes: %w", err)
+		}
+		r.finalIdents, r.finalFrom = seg.Renames, newest
+		if r.finalIdents == nil {
+			r.finalIdents = map[int64]datomic.Keyword{}
+		}
 	}
-	dec, err := NewSegmentDecoder(r.opts.Decode)
-	if err != nil {
-		return err
-	}
-	defer dec.Close()
-	seg, err := r.loadWith(ctx, dec, newest)
-	if err != nil {
-		return fmt.Errorf("read the store's newest segment for the idents of renamed attributes: %w", err)
-	}
-	r.finalIdents, r.finalFrom = seg.Renames, newest
-	if r.finalIdents == nil {
-		r.finalIdents = map[int64]datomic.Keyword{}
-	}
+	r.names = formatNames(r.finalIdents)
 	return r.checkRenamedSince(ctx)
 }
 
@@ -611,6 +614,10 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 		pending = strings.TrimSpace(r.st.pending + " " + pending)
 		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.pendingAttr, V: pending})
 	}
+	names := r.names != "" && r.names != r.st.names
+	if names {
+		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.namesAttr, V: r.names})
+	}
 	rep, err := r.target.Transact(ctx, ops)
 	if err != nil {
 		return fmt.Errorf("source t %d was not restored (nothing of it applied): %w", tx.T, err)
@@ -623,6 +630,9 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 	}
 	r.st.lastT = tx.T
 	r.res.LastT = tx.T
+	if names {
+		r.st.names = r.names
+	}
 	if pending != "" {
 		r.st.pending = pending
 		instant, _ := txInstant(seg, tx)

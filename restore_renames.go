@@ -3,14 +3,19 @@ package dcbackup
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/dcbackup/dcbackup/datomic"
 )
 
 // checkRenamedSince finds, in a restore that continues an earlier one, the
 // attributes renamed in the source since: their ident at the end of the
-// store is not the one they have in the target, which is the ident the
-// earlier calls' options knew them by. Options that treat such an
+// store is not the one the earlier calls' options knew them by, as the
+// target records it (AttributeNamesAttr) or, where it records none, as
+// the target's own ident for the attribute says. Options that treat such an
 // attribute differently under its two idents would change what the
 // target receives of it midway (a Filter keeping a password out under
 // its old name lets it in under the new one): ElideAttributes and Rewrite
@@ -23,11 +28,22 @@ func (r *restorer) checkRenamedSince(ctx context.Context) error {
 	if r.remap == nil || r.st.lastT < 0 || len(r.finalIdents) == 0 {
 		return nil
 	}
+	recorded, err := parseNames(r.st.names)
+	if err != nil {
+		return err
+	}
 	db, err := r.remap.targetDB(ctx)
 	if err != nil {
 		return err
 	}
 	for src, final := range r.finalIdents {
+		if kw, ok := recorded[src]; ok {
+			// What the last restore that named attributes knew it by.
+			if err := r.compareNames(src, kw, final); err != nil {
+				return err
+			}
+			continue
+		}
 		if !r.remap.isRestored(src) {
 			// Not in the target: installed later, or elided by an earlier
 			// call under another ident (checked in the preflight).
@@ -54,21 +70,64 @@ func (r *restorer) checkRenamedSince(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("look up renamed attribute %s in the target: %w", final, err)
 		}
-		if !ok || kw == final {
+		if !ok {
 			continue
 		}
-		if r.elided(kw) != r.elided(final) {
-			return renamedSinceError(kw, final, "ElideAttributes")
+		if err := r.compareNames(src, kw, final); err != nil {
+			return err
 		}
-		if (r.opts.Rewrite[kw] == nil) != (r.opts.Rewrite[final] == nil) {
-			return renamedSinceError(kw, final, "Rewrite")
-		}
-		if r.formerIdents == nil {
-			r.formerIdents = map[int64]datomic.Keyword{}
-		}
-		r.formerIdents[src] = kw
 	}
 	return nil
+}
+
+// compareNames checks the options against attribute src's former ident
+// and its final one: ElideAttributes and Rewrite must treat both alike;
+// the Filter is asked under both for each datom (formerIdents).
+func (r *restorer) compareNames(src int64, former, final datomic.Keyword) error {
+	if former == final {
+		return nil
+	}
+	if r.elided(former) != r.elided(final) {
+		return renamedSinceError(former, final, "ElideAttributes")
+	}
+	if (r.opts.Rewrite[former] == nil) != (r.opts.Rewrite[final] == nil) {
+		return renamedSinceError(former, final, "Rewrite")
+	}
+	if r.formerIdents == nil {
+		r.formerIdents = map[int64]datomic.Keyword{}
+	}
+	r.formerIdents[src] = former
+	return nil
+}
+
+// formatNames writes idents of attributes by source id as AttributeNamesAttr
+// holds them: "<source id>=<ident>" pairs, by id, separated by spaces.
+func formatNames(idents map[int64]datomic.Keyword) string {
+	ids := slices.Sorted(maps.Keys(idents))
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+		b.WriteByte('=')
+		b.WriteString(string(idents[id]))
+	}
+	return b.String()
+}
+
+// parseNames reads what formatNames wrote.
+func parseNames(s string) (map[int64]datomic.Keyword, error) {
+	names := map[int64]datomic.Keyword{}
+	for _, pair := range strings.Fields(s) {
+		id, kw, ok := strings.Cut(pair, "=")
+		n, err := strconv.ParseInt(id, 10, 64)
+		if !ok || err != nil || kw == "" {
+			return nil, fmt.Errorf("%w: malformed %s %q", ErrTargetModified, AttributeNamesAttr, pair)
+		}
+		names[n] = datomic.Keyword(kw)
+	}
+	return names, nil
 }
 
 // filter applies the Filter to d, asking it under the attribute's former

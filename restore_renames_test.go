@@ -1,8 +1,13 @@
 package dcbackup_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,4 +85,108 @@ func TestRestoreRefusesOptionsThatARenameChanges(t *testing.T) {
 			assert.True(t, rep.OK(), "%v", rep.Differences)
 		})
 	}
+}
+
+// renamedSource returns a source with :user/password installed and one
+// value, backed up, and a function that transacts on it.
+func renamedSource(t *testing.T) (*mem.Conn, *dcbackup.MemStore, func(ops ...datomic.Op)) {
+	t.Helper()
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	tx := func(ops ...datomic.Op) {
+		t.Helper()
+		_, err := src.Transact(context.Background(), ops)
+		require.NoError(t, err)
+	}
+	tx(datomic.EntityMap{"db/ident": kw("user/password"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")},
+		datomic.EntityMap{"db/ident": kw("user/name"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+	tx(datomic.EntityMap{"user/name": "ann", "user/password": "pw-ann"})
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, nil)
+	return src, store, tx
+}
+
+// rename renames attribute from to to.
+func rename(from, to datomic.Keyword) datomic.Op {
+	return datomic.Add{E: from, A: datomic.Keyword("db/ident"), V: to}
+}
+
+// failingLoadStore fails its n-th Load once, as an object store's 503.
+type failingLoadStore struct {
+	*dcbackup.MemStore
+	n, calls atomic.Int64
+}
+
+func (s *failingLoadStore) Load(ctx context.Context, db string, seg dcbackup.SegmentInfo) ([]byte, error) {
+	if s.calls.Add(1) == s.n.Load() {
+		return nil, errors.New("503 slow down")
+	}
+	return s.MemStore.Load(ctx, db, seg)
+}
+
+// A standby's Replicate loop whose first poll after a rename fails on a
+// transient store error still refuses the options on the next poll: the
+// check used to run only when the store's newest segment changed.
+func TestReplicateChecksRenamesAfterTransientError(t *testing.T) {
+	filter := func(_ datomic.Datom, a datomic.Attribute) bool { return a.Ident != "user/password" }
+	for n := int64(1); n <= 6; n++ {
+		t.Run(fmt.Sprint("load ", n), func(t *testing.T) {
+			src, mstore, tx := renamedSource(t)
+			target := newTarget()
+			_, err := dcbackup.Restore(testCtx(t), "db", mstore, target, &dcbackup.RestoreOptions{Filter: filter})
+			require.NoError(t, err)
+			tx(rename("user/password", "user/secret"))
+			tx(datomic.EntityMap{"user/name": "bob", "user/secret": "pw-bob"})
+			backupNextAll(t, src, mstore, nil)
+			store := &failingLoadStore{MemStore: mstore}
+			store.n.Store(n)
+			err = dcbackup.Replicate(testCtx(t), "db", store, target, &dcbackup.ReplicateOptions{
+				PollInterval: time.Millisecond, MaxBackoff: time.Millisecond,
+				Restore: dcbackup.RestoreOptions{Filter: filter},
+			})
+			require.ErrorIs(t, err, dcbackup.ErrRenamedSince)
+			assert.NotContains(t, values(t, target, "user/secret"), "pw-bob")
+		})
+	}
+}
+
+// The target records the idents its options knew renamed attributes by
+// (AttributeNamesAttr): a standby that lags behind the store (one segment
+// per call) with options naming the attribute by its ident at the end of
+// the store goes on while that ident stays, and is refused when a rename
+// back changes it, before a value it kept out under one ident comes in
+// under the other.
+func TestLaggingStandbyKnowsTheIdentsItsOptionsUsed(t *testing.T) {
+	ctx := testCtx(t)
+	src, store, tx := renamedSource(t)
+	tx(datomic.EntityMap{"user/name": "cid", "user/password": "pw-cid"})
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 1})
+	tx(rename("user/password", "user/secret"))
+	backupNextAll(t, src, store, nil)
+	opts := &dcbackup.RestoreOptions{Filter: func(_ datomic.Datom, a datomic.Attribute) bool { return a.Ident != "user/secret" }}
+	target := newTarget()
+	_, err := dcbackup.RestoreSegment(ctx, "db", store, target, opts)
+	require.NoError(t, err)
+	_, err = dcbackup.RestoreSegment(ctx, "db", store, target, opts)
+	require.NoError(t, err, "the ident at the end of the store has not changed")
+	assert.Empty(t, values(t, target, "user/password"))
+
+	tx(rename("user/secret", "user/password"))
+	tx(datomic.EntityMap{"user/name": "dan", "user/password": "pw-dan"})
+	backupNextAll(t, src, store, nil)
+	basis := basisT(t, target)
+	_, err = dcbackup.Restore(ctx, "db", store, target, opts)
+	require.ErrorIs(t, err, dcbackup.ErrRenamedSince)
+	assert.ErrorContains(t, err, ":user/password was :user/secret")
+	assert.Equal(t, basis, basisT(t, target), "nothing applied")
+
+	both := &dcbackup.RestoreOptions{Filter: func(_ datomic.Datom, a datomic.Attribute) bool {
+		return a.Ident != "user/secret" && a.Ident != "user/password"
+	}}
+	_, err = dcbackup.Restore(ctx, "db", store, target, both)
+	require.NoError(t, err)
+	assert.Empty(t, values(t, target, "user/password"))
+	rep, err := dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{Filter: both.Filter})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Differences)
 }
