@@ -54,8 +54,10 @@ type FSOptions struct {
 	// MaxSegmentSize bounds the size of a segment that Save accepts and
 	// Load reads (default DefaultS3MaxSegmentSize, 1 GiB, as on S3): a
 	// larger file under a segment's name is refused from its size, without
-	// reading it (ErrSegmentTooLarge), and a store check treats it as
-	// damage (Backup and Repair move it aside and back its range up again).
+	// reading it (ErrSegmentTooLarge). A store check reads its header: a
+	// sound one (written under a larger bound) is kept and reported
+	// unreadable with this bound; anything else is damage, which Backup
+	// and Repair move aside and back up again.
 	MaxSegmentSize int64
 }
 

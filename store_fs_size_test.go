@@ -1,6 +1,7 @@
 package dcbackup_test
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
 )
 
 // A file under a segment's name larger than the store's maximum segment
@@ -50,4 +52,43 @@ func TestFSStoreRefusesOversizedSegmentWithoutReadingIt(t *testing.T) {
 	require.ErrorIs(t, err, dcbackup.ErrSegmentTooLarge)
 	_, err = small.List(ctx, "db", 0)
 	require.NoError(t, err)
+}
+
+// Sound segments over a store's (lowered) size bound are kept: Repair and
+// Backup move none aside (they used to move them all, and then fail to
+// write a replacement within the bound, leaving an empty store); Check
+// reports them unreadable with that bound, and a restore through it is
+// refused at the first one.
+func TestFSStoreKeepsSoundSegmentsOverALoweredBound(t *testing.T) {
+	ctx := testCtx(t)
+	src := newSource(t, 191, 60, false)
+	dir := t.TempDir()
+	store, err := dcbackup.NewFSStore(dir)
+	require.NoError(t, err)
+	_, err = dcbackup.Backup(ctx, "db", src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 20})
+	require.NoError(t, err)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	smallest := segs[0].Size
+	for _, s := range segs {
+		smallest = min(smallest, s.Size)
+	}
+	small, err := dcbackup.NewFSStoreWithOptions(dir, dcbackup.FSOptions{MaxSegmentSize: smallest - 1})
+	require.NoError(t, err)
+
+	for _, call := range []func(context.Context, string, datomic.Conn, dcbackup.BackupStore, *dcbackup.BackupOptions) (dcbackup.BackupResult, error){dcbackup.Repair, dcbackup.Backup} {
+		res, err := call(ctx, "db", src, small, nil)
+		require.NoError(t, err)
+		assert.Zero(t, res.Healed)
+	}
+	after, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	assert.Equal(t, segs, after, "every segment kept")
+	rep, err := dcbackup.Check(ctx, "db", small, nil)
+	require.NoError(t, err)
+	require.Len(t, rep.Problems, len(segs))
+	assert.Equal(t, dcbackup.ProblemUnreadable, rep.Problems[0].Kind)
+	_, err = dcbackup.Restore(ctx, "db", small, newTarget(), nil)
+	require.ErrorIs(t, err, dcbackup.ErrSegmentTooLarge)
+	requireRestoresIdentically(t, store, src)
 }

@@ -123,8 +123,7 @@ func loadErrorKind(s *scannedSegment, err error) error {
 	case errors.Is(err, ErrSegmentNotFound):
 		s.Vanished = true
 		return nil
-	case errors.Is(err, ErrCorruptSegment), errors.Is(err, ErrSegmentTooLarge):
-		// Not a segment, or larger than the store ever writes one.
+	case errors.Is(err, ErrCorruptSegment):
 		s.Err = err
 		return nil
 	}
@@ -191,6 +190,17 @@ func readHeader(ctx context.Context, db string, store BackupStore, info SegmentI
 func checkFull(ctx context.Context, db string, store BackupStore, info SegmentInfo, dec *SegmentDecoder, links bool) (scannedSegment, error) {
 	s := scannedSegment{Info: info}
 	data, err := store.Load(ctx, db, info)
+	if errors.Is(err, ErrSegmentTooLarge) {
+		// Over the store's size bound: a sound segment, written under a
+		// larger bound, stays (unverified); what is not a segment is
+		// damage.
+		h, herr := readHeader(ctx, db, store, info)
+		if herr != nil {
+			return s, loadErrorKind(&s, herr)
+		}
+		s.Header, s.Txs, s.Datoms, s.Unverified, s.Why = h, h.TxCount, h.DatomCount, true, err
+		return s, nil
+	}
 	if err != nil {
 		return s, loadErrorKind(&s, err)
 	}
