@@ -23,20 +23,7 @@ import (
 // error cancels the rest and is returned.
 func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
 	return backupCall(ctx, "backup", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
-		var res BackupResult
-		st, err := r.checkStore(ctx, scanHeaders, &res)
-		if err != nil {
-			return res, err
-		}
-		if err := r.healBrokenLinks(ctx, &st, &res); err != nil {
-			return res, err
-		}
-		filled, err := r.fillGaps(ctx, st, r.basis+1)
-		res.add(filled)
-		if err == nil {
-			res.EndT = r.basis + 1
-		}
-		return res, err
+		return r.healAndFill(ctx, scanHeaders, func(storeState) int64 { return r.basis + 1 })
 	})
 }
 
@@ -49,24 +36,44 @@ func Backup(ctx context.Context, db string, conn datomic.Conn, store BackupStore
 // without a gap once Repair succeeds.
 func Repair(ctx context.Context, db string, conn datomic.Conn, store BackupStore, opts *BackupOptions) (BackupResult, error) {
 	return backupCall(ctx, "repair", db, conn, store, opts, func(r *backupRun) (BackupResult, error) {
-		var res BackupResult
-		st, err := r.checkStore(ctx, scanFull, &res)
+		// A damaged segment's name may reach past what the source has:
+		// no range beyond the basis is ever written.
+		return r.healAndFill(ctx, scanFull, func(st storeState) int64 { return min(st.end, r.basis+1) })
+	})
+}
+
+// maxRefills bounds how often one Backup or Repair checks the store again
+// after a range it filled turned out not to continue into the segment
+// after it (errStaleSuccessor).
+const maxRefills = 16
+
+// healAndFill checks the store to depth, moves damaged segments and the
+// wrong side of broken links aside, and backs up what no sound segment
+// covers in [0, end(state)). A range backed up now that the segment after
+// it does not continue (that segment predates an excision in the source)
+// makes it check the store again, which moves that segment aside too.
+func (r *backupRun) healAndFill(ctx context.Context, depth scanDepth, end func(storeState) int64) (BackupResult, error) {
+	var res BackupResult
+	for refill := 0; ; refill++ {
+		st, err := r.checkStore(ctx, depth, &res)
 		if err != nil {
 			return res, err
 		}
 		if err := r.healBrokenLinks(ctx, &st, &res); err != nil {
 			return res, err
 		}
-		// A damaged segment's name may reach past what the source has:
-		// no range beyond the basis is ever written.
-		end := min(st.end, r.basis+1)
-		filled, err := r.fillGaps(ctx, st, end)
+		upTo := end(st)
+		filled, err := r.fillGaps(ctx, st, upTo)
 		res.add(filled)
-		if err == nil {
-			res.EndT = end
+		switch {
+		case errors.Is(err, errStaleSuccessor) && refill < maxRefills:
+			r.log.Info("a range backed up again is not continued by the segment after it (an excision since it was written): checking the store again", "error", err)
+			continue
+		case err == nil:
+			res.EndT = upTo
 		}
 		return res, err
-	})
+	}
 }
 
 // Gaps returns the ranges of source t in [0, end of the last segment) that
@@ -207,6 +214,10 @@ func (r *backupRun) checkSuccessor(ctx context.Context, g Gap, s scannedSegment)
 	return nil
 }
 
+// errStaleSuccessor marks a range backed up now that the segment after it
+// does not continue.
+var errStaleSuccessor = errors.New("the segment after it predates the range")
+
 // gapPlan is a range to back up and the links on both sides of it.
 type gapPlan struct {
 	Gap
@@ -265,8 +276,8 @@ func (r *backupRun) fill(ctx context.Context, plan []gapPlan) (BackupResult, err
 				return err
 			}
 			if p.last && p.want.hasNext && last != p.want.next {
-				return fmt.Errorf("%w: the range %s, backed up now, ends with %s, but the segment after it continues from %s",
-					ErrChainBroken, SegmentInfo{StartT: p.want.StartT, EndT: p.want.EndT}, last, p.want.next)
+				return fmt.Errorf("%w (%w): the range %s, backed up now, ends with %s, but the segment after it continues from %s",
+					ErrChainBroken, errStaleSuccessor, SegmentInfo{StartT: p.want.StartT, EndT: p.want.EndT}, last, p.want.next)
 			}
 			p.done <- last
 			return nil

@@ -282,3 +282,52 @@ func TestPurgeExcisedChecksEveryOverlap(t *testing.T) {
 	require.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
 	requireRestoresIdentically(t, store, src)
 }
+
+// A segment lost after the source excised data from it: Repair and Backup
+// back its range up from the source, whose transactions there now differ
+// from the ones the segments after it continue from. They used to stop
+// with ErrChainBroken (and a message pointing at PurgeExcised, which then
+// found nothing to do); they move those segments aside and back them up
+// again too.
+func TestRepairOfALostSegmentAfterAnExcision(t *testing.T) {
+	for _, call := range []struct {
+		name string
+		run  func(context.Context, string, datomic.Conn, dcbackup.BackupStore, *dcbackup.BackupOptions) (dcbackup.BackupResult, error)
+	}{{"Repair", dcbackup.Repair}, {"Backup", dcbackup.Backup}} {
+		t.Run(call.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+			src := mem.New(mem.Options{Clock: newStepClock().Now})
+			tx := func(ops ...datomic.Op) datomic.TxReport {
+				t.Helper()
+				rep, err := src.Transact(ctx, ops)
+				require.NoError(t, err)
+				return rep
+			}
+			tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+			var excise []datomic.Op
+			for i := range 12 {
+				rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprintf("secret-%02d-xyzzy", i)})
+				if i == 4 || i == 6 {
+					excise = append(excise, datomic.EntityMap{"db/excise": rep.Tempids["p"]})
+				}
+			}
+			opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2}
+			store := dcbackup.NewMemStore()
+			backupNextAll(t, src, store, opts)
+			tx(excise...)
+			backupNextAll(t, src, store, opts)
+			segs, err := store.List(ctx, "db", 0)
+			require.NoError(t, err)
+			require.NoError(t, store.Delete(ctx, "db", segs[2]))
+
+			res, err := call.run(ctx, "db", src, store, opts)
+			require.NoError(t, err)
+			assert.Positive(t, res.Healed)
+			rep, err := dcbackup.Check(ctx, "db", store, nil)
+			require.NoError(t, err)
+			require.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+			requireRestoresIdentically(t, store, src)
+		})
+	}
+}
