@@ -331,5 +331,5 @@ func rewrittenHint(a, b TxLink) string {
 	if a.T != b.T || a.T < 0 {
 		return ""
 	}
-	return " (the same transaction seen two ways: if the source excised data, a PurgeExcised that did not finish leaves this until it is run again)"
+	return " (the same transaction seen two ways: after an excision in the source, an interrupted PurgeExcised leaves this; run it again, or Backup, which moves the side that is not the source's aside)"
 }
