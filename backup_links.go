@@ -2,6 +2,7 @@ package dcbackup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -16,9 +17,9 @@ import (
 // ErrChainBroken.
 func (r *backupRun) healBrokenLinks(ctx context.Context, st *storeState, res *BackupResult) error {
 	for {
-		prev, next, found := firstBrokenLink(st.sound)
-		if !found {
-			return nil
+		prev, next, nextView, found, err := r.firstBrokenLink(ctx, st.sound)
+		if err != nil || !found {
+			return err
 		}
 		if _, err := r.continues(ctx, newest(st.sound), res); err != nil {
 			return err
@@ -27,7 +28,7 @@ func (r *backupRun) healBrokenLinks(ctx context.Context, st *storeState, res *Ba
 		for i, s := range st.sound {
 			infos[i] = s.Info
 		}
-		src, err := r.sourceLinkBefore(ctx, next.Info.StartT, infos)
+		src, err := r.sourceLinkBefore(ctx, prev.Info.EndT, infos)
 		if err != nil {
 			return err
 		}
@@ -35,12 +36,12 @@ func (r *backupRun) healBrokenLinks(ctx context.Context, st *storeState, res *Ba
 		if prev.Header.Last != src {
 			bad = append(bad, prev)
 		}
-		if next.Header.Prev != src {
+		if nextView != src {
 			bad = append(bad, next)
 		}
 		if len(bad) == 2 {
 			return &SegmentError{DB: r.db, Seg: next.Info, Err: fmt.Errorf(
-				"%w: it continues from %s and the segment before it ends with %s, but the source's transaction is %s", ErrChainBroken, next.Header.Prev, prev.Header.Last, src)}
+				"%w: it continues from %s and the segment before it ends with %s, but the source's transaction is %s", ErrChainBroken, nextView, prev.Header.Last, src)}
 		}
 		for _, s := range bad {
 			s.Err = fmt.Errorf("%w: it does not continue the segments next to it, and the source's history is theirs", ErrChainBroken)
@@ -52,9 +53,13 @@ func (r *backupRun) healBrokenLinks(ctx context.Context, st *storeState, res *Ba
 	}
 }
 
-// firstBrokenLink returns the first two touching segments of the chain
-// through sound whose header links differ (version 2 segments only).
-func firstBrokenLink(sound []scannedSegment) (prev, next scannedSegment, found bool) {
+// firstBrokenLink returns the first segment of the chain through sound
+// (version 2 segments) whose view of the transaction before the point
+// where a restore enters it differs from the last transaction of the
+// segment before it, with that view. A segment entered midway (an
+// overlap) is read for it; one that cannot be read here (no identity on a
+// backup host, damage that Repair's full read finds) is passed over.
+func (r *backupRun) firstBrokenLink(ctx context.Context, sound []scannedSegment) (prev, next scannedSegment, view TxLink, found bool, err error) {
 	infos := make([]SegmentInfo, len(sound))
 	byInfo := make(map[SegmentInfo]scannedSegment, len(sound))
 	for i, s := range sound {
@@ -66,15 +71,46 @@ func firstBrokenLink(sound []scannedSegment) (prev, next scannedSegment, found b
 		info, ok, gapEnd := nextSegment(infos, pos)
 		if !ok {
 			if gapEnd == 0 {
-				return prev, next, false
+				return prev, next, view, false, nil
 			}
 			pos, before = gapEnd, nil
 			continue
 		}
 		s := byInfo[info]
-		if before != nil && before.Info.EndT == info.StartT && before.Header.Version >= 2 && s.Header.Version >= 2 && before.Header.Last != s.Header.Prev {
-			return *before, s, true
+		if before != nil && before.Header.Version >= 2 && s.Header.Version >= 2 {
+			v, known := s.Header.Prev, true
+			if info.StartT < pos {
+				if v, known, err = r.viewInside(ctx, info, pos); err != nil {
+					return prev, next, view, false, err
+				}
+			}
+			if known && v != before.Header.Last {
+				return *before, s, v, true, nil
+			}
 		}
 		before, pos = &s, info.EndT
 	}
+}
+
+// viewInside reads segment info and returns its view of the source
+// transaction before pos; known is false when it cannot be read here.
+func (r *backupRun) viewInside(ctx context.Context, info SegmentInfo, pos int64) (TxLink, bool, error) {
+	dec, err := NewSegmentDecoder(withDB(r.opts.Decode, r.db))
+	if err != nil {
+		return TxLink{}, false, err
+	}
+	defer dec.Close()
+	data, err := r.store.Load(ctx, r.db, info)
+	switch {
+	case errors.Is(err, ErrSegmentNotFound), errors.Is(err, ErrCorruptSegment), errors.Is(err, ErrSegmentTooLarge):
+		return TxLink{}, false, nil // gone meanwhile, or for Repair's full read to find
+	case err != nil:
+		return TxLink{}, false, segmentError(info, err)
+	}
+	seg, err := dec.Decode(data, info)
+	if err != nil {
+		return TxLink{}, false, nil // no key here, or for Repair's full read to find
+	}
+	v, err := viewBefore(r.db, seg, pos)
+	return v, err == nil, err
 }

@@ -123,3 +123,36 @@ func TestBackupHealsASegmentThatBreaksTheChain(t *testing.T) {
 		})
 	}
 }
+
+// The twin's segment overlaps the one before it: a restore enters it
+// midway, where its view of the history is not the source's. Backup and
+// Repair read it there and move it aside (they compared only touching
+// segments, and reported success over a store a restore refuses).
+func TestBackupHealsAnOverlapThatBreaksTheChain(t *testing.T) {
+	ctx := testCtx(t)
+	a, b, d := divergedTwins(t)
+	mixed := dcbackup.NewMemStore()
+	for _, p := range []struct {
+		conn       datomic.Conn
+		start, end int64
+	}{{a, 0, d + 2}, {b, d - 2, d + 4}, {a, d + 4, d + 6}} {
+		info, data := segmentOf(t, p.conn, p.start, p.end)
+		require.NoError(t, mixed.Save(ctx, "db", info, data))
+	}
+	for _, call := range []struct {
+		name string
+		run  func(context.Context, string, datomic.Conn, dcbackup.BackupStore, *dcbackup.BackupOptions) (dcbackup.BackupResult, error)
+	}{{"Repair", dcbackup.Repair}, {"Backup", dcbackup.Backup}} {
+		t.Run(call.name, func(t *testing.T) {
+			store := copySegments(t, mixed, "db", nil)
+			res, err := call.run(ctx, "db", a, store, nil)
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Healed)
+			rep, err := dcbackup.Check(ctx, "db", store, nil)
+			require.NoError(t, err)
+			require.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+			backupNextAll(t, a, store, nil)
+			requireRestoresIdentically(t, store, a)
+		})
+	}
+}
