@@ -156,3 +156,46 @@ func TestBackupHealsAnOverlapThatBreaksTheChain(t *testing.T) {
 		})
 	}
 }
+
+// After an excision, a segment written from the source overlaps older
+// ones that hold the excised data: a restore enters it midway, where its
+// view of the excised transaction is not theirs. Only the link inside it
+// shows the break; Backup reads it there and moves the stale side aside.
+func TestBackupHealsAStaleSegmentAnOverlapEntersAfter(t *testing.T) {
+	ctx := testCtx(t)
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	tx := func(ops ...datomic.Op) datomic.TxReport {
+		t.Helper()
+		rep, err := src.Transact(ctx, ops)
+		require.NoError(t, err)
+		return rep
+	}
+	tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+	var ids []int64
+	for i := range 12 {
+		ids = append(ids, tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprint("note-", i)}).Tempids["p"])
+	}
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 3})
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	// Excise what the last transaction of the second segment created (the
+	// schema is t 1, note i is t i+2).
+	victim := segs[1].EndT - 1
+	tx(datomic.EntityMap{"db/excise": ids[int(victim)-2]})
+	backupNextAll(t, src, store, nil)
+	// A segment written now, from inside the second segment past the third.
+	info, data := segmentOf(t, src, victim, segs[2].EndT+1)
+	require.NoError(t, store.Save(ctx, "db", info, data))
+	_, err = dcbackup.Restore(ctx, "db", store, newTarget(), nil)
+	require.ErrorIs(t, err, dcbackup.ErrChainBroken, "the store as it is")
+
+	res, err := dcbackup.Backup(ctx, "db", src, store, nil)
+	require.NoError(t, err)
+	assert.Positive(t, res.Healed)
+	rep, err := dcbackup.Check(ctx, "db", store, nil)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+	requireRestoresIdentically(t, store, src)
+}
