@@ -39,9 +39,10 @@ const (
 	// AttributeNamesAttr holds, on the LastSourceTAttr entity, the idents
 	// by which the last restore that named attributes in its options
 	// (Filter, Rewrite, ElideAttributes) knew the attributes renamed in the
-	// source ("<source id>=<ident>" pairs): a later restore whose options
-	// would treat one of them differently under its new ident is refused.
-	// It is not kept in history.
+	// source, one "<source id>=<ident>" value per attribute (cardinality
+	// many: each value stays short): a later restore whose options would
+	// treat one of them differently under its new ident is refused. A
+	// restore without such options clears it. It is not kept in history.
 	AttributeNamesAttr datomic.Keyword = "dcbackup/attribute-names"
 )
 
@@ -70,7 +71,7 @@ type targetState struct {
 	// pending are original ids to assert again (PendingIDsAttr).
 	pending string
 	// names are the recorded attribute names (AttributeNamesAttr).
-	names string
+	names []string
 	// setUp reports that the bookkeeping attributes exist; complete that
 	// all of them do.
 	setUp, complete bool
@@ -129,7 +130,9 @@ func readTargetState(ctx context.Context, target datomic.Conn) (targetState, err
 		case st.complete && d.A == st.pendingAttr:
 			st.pending, _ = d.V.(string)
 		case st.complete && d.A == st.namesAttr:
-			st.names, _ = d.V.(string)
+			if v, ok := d.V.(string); ok {
+				st.names = append(st.names, v)
+			}
 		}
 	}
 	if lastTx < 0 {
@@ -280,7 +283,7 @@ func bookkeepingSchema(which ...datomic.Keyword) []datomic.Op {
 		AttributeNamesAttr: {
 			"db/ident":       AttributeNamesAttr,
 			"db/valueType":   datomic.Keyword("db.type/string"),
-			"db/cardinality": datomic.Keyword("db.cardinality/one"),
+			"db/cardinality": datomic.Keyword("db.cardinality/many"),
 			"db/noHistory":   true,
 			"db/doc":         "Idents by which the restore's options knew renamed source attributes (dcbackup).",
 		},

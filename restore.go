@@ -172,9 +172,10 @@ type restorer struct {
 	// idents that attributes renamed since have in the target: what the
 	// options knew them by then (see checkRenamedSince).
 	formerIdents map[int64]datomic.Keyword
-	// names records finalIdents in the target (AttributeNamesAttr), with
-	// the first transaction applied, when it differs from what is recorded.
-	names string
+	// names are what the target is to record (AttributeNamesAttr) with
+	// the first transaction applied: finalIdents, or nothing when the
+	// options name no attribute.
+	names []string
 	// absentRenamed are attributes renamed in the source that the target
 	// does not have and the options no longer elide, by their ident at
 	// the end of the store; installed records those whose installation a
@@ -350,6 +351,7 @@ func (r *restorer) runChain(ctx context.Context) error {
 // records: every attribute's ident at the end of the store.
 func (r *restorer) loadFinalIdents(ctx context.Context, segs []SegmentInfo) error {
 	if r.opts.Filter == nil && len(r.opts.Rewrite) == 0 && len(r.opts.ElideAttributes) == 0 {
+		r.names = nil
 		return nil
 	}
 	newest := segs[0]
@@ -614,10 +616,8 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 		pending = strings.TrimSpace(r.st.pending + " " + pending)
 		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.pendingAttr, V: pending})
 	}
-	names := r.names != "" && r.names != r.st.names
-	if names {
-		ops = append(ops, datomic.Add{E: r.st.markerAttr, A: r.st.namesAttr, V: r.names})
-	}
+	names := namesOps(r.st.markerAttr, r.st.namesAttr, r.st.names, r.names)
+	ops = append(ops, names...)
 	rep, err := r.target.Transact(ctx, ops)
 	if err != nil {
 		return fmt.Errorf("source t %d was not restored (nothing of it applied): %w", tx.T, err)
@@ -630,7 +630,7 @@ func (r *restorer) applyTx(ctx context.Context, seg *Segment, tx datomic.Tx, lin
 	}
 	r.st.lastT = tx.T
 	r.res.LastT = tx.T
-	if names {
+	if len(names) > 0 {
 		r.st.names = r.names
 	}
 	if pending != "" {

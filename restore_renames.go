@@ -101,33 +101,44 @@ func (r *restorer) compareNames(src int64, former, final datomic.Keyword) error 
 }
 
 // formatNames writes idents of attributes by source id as AttributeNamesAttr
-// holds them: "<source id>=<ident>" pairs, by id, separated by spaces.
-func formatNames(idents map[int64]datomic.Keyword) string {
-	ids := slices.Sorted(maps.Keys(idents))
-	var b strings.Builder
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(strconv.FormatInt(id, 10))
-		b.WriteByte('=')
-		b.WriteString(string(idents[id]))
+// holds them: one "<source id>=<ident>" value each, sorted.
+func formatNames(idents map[int64]datomic.Keyword) []string {
+	names := make([]string, 0, len(idents))
+	for _, id := range slices.Sorted(maps.Keys(idents)) {
+		names = append(names, strconv.FormatInt(id, 10)+"="+string(idents[id]))
 	}
-	return b.String()
+	return names
 }
 
 // parseNames reads what formatNames wrote.
-func parseNames(s string) (map[int64]datomic.Keyword, error) {
+func parseNames(values []string) (map[int64]datomic.Keyword, error) {
 	names := map[int64]datomic.Keyword{}
-	for _, pair := range strings.Fields(s) {
-		id, kw, ok := strings.Cut(pair, "=")
+	for _, v := range values {
+		id, kw, ok := strings.Cut(v, "=")
 		n, err := strconv.ParseInt(id, 10, 64)
 		if !ok || err != nil || kw == "" {
-			return nil, fmt.Errorf("%w: malformed %s %q", ErrTargetModified, AttributeNamesAttr, pair)
+			return nil, fmt.Errorf("%w: malformed %s %q", ErrTargetModified, AttributeNamesAttr, v)
 		}
 		names[n] = datomic.Keyword(kw)
 	}
 	return names, nil
+}
+
+// namesOps returns the operations that change the recorded names from
+// have to want.
+func namesOps(marker, attr int64, have, want []string) []datomic.Op {
+	var ops []datomic.Op
+	for _, v := range have {
+		if !slices.Contains(want, v) {
+			ops = append(ops, datomic.Retract{E: marker, A: attr, V: v})
+		}
+	}
+	for _, v := range want {
+		if !slices.Contains(have, v) {
+			ops = append(ops, datomic.Add{E: marker, A: attr, V: v})
+		}
+	}
+	return ops
 }
 
 // filter applies the Filter to d, asking it under the attribute's former

@@ -190,3 +190,74 @@ func TestLaggingStandbyKnowsTheIdentsItsOptionsUsed(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK(), "%v", rep.Differences)
 }
+
+// A source that renamed many attributes (a namespace renamed in a
+// migration) restores into Datomic Cloud with options: the recorded names
+// are one short value per attribute, within Cloud's string limit (one
+// value of 9,970 characters was refused on every transaction).
+func TestRecordedNamesFitCloudLimits(t *testing.T) {
+	ctx := testCtx(t)
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	tx := func(ops ...datomic.Op) {
+		t.Helper()
+		_, err := src.Transact(ctx, ops)
+		require.NoError(t, err)
+	}
+	const n = 250
+	schema := []datomic.Op{datomic.EntityMap{"db/ident": kw("user/password"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")}}
+	for i := range n {
+		schema = append(schema, datomic.EntityMap{"db/ident": kw(fmt.Sprintf("shop.customer/attribute-%03d", i)), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+	}
+	tx(schema...)
+	tx(datomic.EntityMap{"shop.customer/attribute-000": "x", "user/password": "pw-1"})
+	var renames []datomic.Op
+	for i := range n {
+		renames = append(renames, rename(kw(fmt.Sprintf("shop.customer/attribute-%03d", i)), kw(fmt.Sprintf("shop.customer/renamed-attribute-%03d", i))))
+	}
+	tx(renames...)
+	tx(datomic.EntityMap{"shop.customer/renamed-attribute-000": "y", "user/password": "pw-2"})
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, nil)
+
+	filter := func(_ datomic.Datom, a datomic.Attribute) bool { return a.Ident != "user/password" }
+	target := mem.New(mem.Options{Cloud: true})
+	_, err := dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{Filter: filter})
+	require.NoError(t, err)
+	assert.Empty(t, values(t, target, "user/password"))
+	assert.Len(t, values(t, target, dcbackup.AttributeNamesAttr), n)
+	rep, err := dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{Filter: filter})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Differences)
+}
+
+// A restore without options that name attributes clears the recorded
+// names: they would be stale, and a later call with options compares
+// with the target's own idents (it was refused, naming an ident neither
+// the target nor the store had any more).
+func TestRestoreWithoutOptionsClearsRecordedNames(t *testing.T) {
+	ctx := testCtx(t)
+	src, store, tx := renamedSource(t)
+	tx(rename("user/password", "user/secret"))
+	tx(datomic.EntityMap{"user/name": "bob", "user/secret": "pw-bob"})
+	backupNextAll(t, src, store, nil)
+	target := newTarget()
+	_, err := dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{
+		Filter: func(_ datomic.Datom, a datomic.Attribute) bool { return a.Ident != "user/name" }})
+	require.NoError(t, err)
+	assert.NotEmpty(t, values(t, target, dcbackup.AttributeNamesAttr))
+
+	tx(rename("user/secret", "user/token"))
+	tx(datomic.EntityMap{"user/name": "cid", "user/token": "tok-cid"})
+	backupNextAll(t, src, store, nil)
+	_, err = dcbackup.Restore(ctx, "db", store, target, nil)
+	require.NoError(t, err)
+	assert.Empty(t, values(t, target, dcbackup.AttributeNamesAttr))
+
+	tx(datomic.EntityMap{"user/name": "dan", "user/token": "tok-dan"})
+	backupNextAll(t, src, store, nil)
+	noToken := func(_ datomic.Datom, a datomic.Attribute) bool { return a.Ident != "user/token" }
+	_, err = dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{Filter: noToken})
+	require.NoError(t, err)
+	assert.NotContains(t, values(t, target, "user/token"), "tok-dan")
+}
