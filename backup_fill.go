@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/dcbackup/dcbackup/datomic"
 	"golang.org/x/sync/errgroup"
@@ -66,7 +67,9 @@ func (r *backupRun) healAndFill(ctx context.Context, depth scanDepth, end func(s
 		filled, err := r.fillGaps(ctx, st, upTo)
 		res.add(filled)
 		switch {
-		case errors.Is(err, errStaleSuccessor) && refill < maxRefills:
+		case errors.Is(err, errStaleSuccessor) && refill == maxRefills:
+			err = fmt.Errorf("%w; after %d rounds of moving such segments aside, some remain: run it again", err, maxRefills)
+		case errors.Is(err, errStaleSuccessor):
 			r.log.Info("a range backed up again is not continued by the segment after it (an excision since it was written): checking the store again", "error", err)
 			continue
 		case err == nil:
@@ -267,6 +270,11 @@ func (r *backupRun) fill(ctx context.Context, plan []gapPlan) (BackupResult, err
 		}
 	}
 	results := make([]BackupResult, len(pieces))
+	// stale are the ranges backed up now that the segment after them does
+	// not continue: the other ranges go on, and the caller checks the store
+	// again for all of them at once.
+	var staleMu sync.Mutex
+	var stale []error
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.opts.concurrency())
 	for i, p := range pieces {
@@ -276,8 +284,10 @@ func (r *backupRun) fill(ctx context.Context, plan []gapPlan) (BackupResult, err
 				return err
 			}
 			if p.last && p.want.hasNext && last != p.want.next {
-				return fmt.Errorf("%w (%w): the range %s, backed up now, ends with %s, but the segment after it continues from %s",
-					ErrChainBroken, errStaleSuccessor, SegmentInfo{StartT: p.want.StartT, EndT: p.want.EndT}, last, p.want.next)
+				staleMu.Lock()
+				stale = append(stale, fmt.Errorf("the range %s, backed up now, ends with %s, but the segment after it continues from %s",
+					SegmentInfo{StartT: p.want.StartT, EndT: p.want.EndT}, last, p.want.next))
+				staleMu.Unlock()
 			}
 			p.done <- last
 			return nil
@@ -287,6 +297,9 @@ func (r *backupRun) fill(ctx context.Context, plan []gapPlan) (BackupResult, err
 	var total BackupResult
 	for _, res := range results {
 		total.add(res)
+	}
+	if err == nil && len(stale) > 0 {
+		err = fmt.Errorf("%w (%w): %w", ErrChainBroken, errStaleSuccessor, errors.Join(stale...))
 	}
 	return total, err
 }

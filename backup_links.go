@@ -57,8 +57,9 @@ func (r *backupRun) healBrokenLinks(ctx context.Context, st *storeState, res *Ba
 // (version 2 segments) whose view of the transaction before the point
 // where a restore enters it differs from the last transaction of the
 // segment before it, with that view. A segment entered midway (an
-// overlap) is read for it; one that cannot be read here (no identity on a
-// backup host, damage that Repair's full read finds) is passed over.
+// overlap) is read for it; where it cannot be read here (no identity on a
+// backup host, damage that Repair's full read finds), the segment before
+// it is compared with the source instead.
 func (r *backupRun) firstBrokenLink(ctx context.Context, sound []scannedSegment) (prev, next scannedSegment, view TxLink, found bool, err error) {
 	infos := make([]SegmentInfo, len(sound))
 	byInfo := make(map[SegmentInfo]scannedSegment, len(sound))
@@ -83,6 +84,17 @@ func (r *backupRun) firstBrokenLink(ctx context.Context, sound []scannedSegment)
 				if v, known, err = r.viewInside(ctx, info, pos); err != nil {
 					return prev, next, view, false, err
 				}
+			}
+			if !known {
+				// The overlap cannot be read here: a segment before it
+				// that does not end with the source's transaction is the
+				// side to move aside (backed up again, it ends where the
+				// overlap starts, whose own link the source checks).
+				src, err := r.sourceLinkBefore(ctx, pos, infos)
+				if err != nil {
+					return prev, next, view, false, err
+				}
+				v, known = src, before.Header.Last != src
 			}
 			if known && v != before.Header.Last {
 				return *before, s, v, true, nil

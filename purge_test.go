@@ -331,3 +331,46 @@ func TestRepairOfALostSegmentAfterAnExcision(t *testing.T) {
 		})
 	}
 }
+
+// Many lost segments after an excision that changed every transaction:
+// every range backed up again is followed by a stale segment. One Backup
+// moves them all aside and backs them up again (it used to handle one per
+// round and give up with ErrChainBroken after 16).
+func TestBackupAfterAnExcisionOfEverythingAndManyLostSegments(t *testing.T) {
+	ctx := testCtx(t)
+	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
+	src := mem.New(mem.Options{Clock: newStepClock().Now})
+	tx := func(ops ...datomic.Op) datomic.TxReport {
+		t.Helper()
+		rep, err := src.Transact(ctx, ops)
+		require.NoError(t, err)
+		return rep
+	}
+	tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
+	var excise []datomic.Op
+	for i := range 80 {
+		rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprint("note-", i)})
+		excise = append(excise, datomic.EntityMap{"db/excise": rep.Tempids["p"]})
+	}
+	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2, Concurrency: 4}
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, opts)
+	tx(excise...)
+	backupNextAll(t, src, store, opts)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	lost := 0
+	for i := 1; i < len(segs)-2; i += 2 {
+		require.NoError(t, store.Delete(ctx, "db", segs[i]))
+		lost++
+	}
+	require.Greater(t, lost, 16)
+
+	res, err := dcbackup.Backup(ctx, "db", src, store, opts)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, res.Healed, lost-1)
+	rep, err := dcbackup.Check(ctx, "db", store, nil)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+	requireRestoresIdentically(t, store, src)
+}
