@@ -141,13 +141,21 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 	if conc <= 0 {
 		conc = defaultScanConcurrency
 	}
-	segs, err := store.List(ctx, db, 0)
-	if err != nil {
-		return rep, fmt.Errorf("list segments: %w", err)
-	}
-	scanned, err := scanSegments(ctx, db, store, segs, scanOptions{depth: depth, concurrency: conc, decode: opts.Decode, links: enteredMidway(segs)})
-	if err != nil {
-		return rep, err
+	var scanned []scannedSegment
+	for attempt := 0; ; attempt++ {
+		segs, err := store.List(ctx, db, 0)
+		if err != nil {
+			return rep, fmt.Errorf("list segments: %w", err)
+		}
+		scanned, err = scanSegments(ctx, db, store, segs, scanOptions{depth: depth, concurrency: conc, decode: opts.Decode, links: enteredMidway(segs)})
+		if err != nil {
+			return rep, err
+		}
+		// A segment gone while read was replaced (a compaction): what
+		// replaced it is not in this listing, so list and read again.
+		if attempt == maxReplans || !slices.ContainsFunc(scanned, func(s scannedSegment) bool { return s.Vanished }) {
+			break
+		}
 	}
 	if len(scanned) == 0 {
 		return rep, noSegments(store)

@@ -2,7 +2,9 @@ package dcbackup_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dcbackup/dcbackup"
+	"github.com/dcbackup/dcbackup/datomic"
 )
 
 // A store of one-transaction segments (BackupNext every minute) compacts
@@ -295,4 +298,65 @@ func TestCompactRunEnteredMidway(t *testing.T) {
 	assert.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
 	srcTxs, _ := logLen(t, src)
 	assert.EqualValues(t, srcTxs, rep.Transactions)
+}
+
+// compactingStore runs a Compact of its store right after the next List
+// once armed: a compaction that replaces every listed segment before the
+// caller reads them.
+type compactingStore struct {
+	*dcbackup.MemStore
+	armed atomic.Bool
+	err   error
+}
+
+func (s *compactingStore) List(ctx context.Context, db string, from int64) ([]dcbackup.SegmentInfo, error) {
+	segs, err := s.MemStore.List(ctx, db, from)
+	if s.armed.CompareAndSwap(true, false) {
+		_, s.err = dcbackup.Compact(ctx, db, s.MemStore, &dcbackup.CompactOptions{MaxTxPerSegment: 1000})
+	}
+	return segs, err
+}
+
+// Restore, RestoreSegment and Check whose listing a compaction replaced
+// before they read it list again: a continuing restore used to fail on
+// the segment holding its last restored t (segment not found), and Check
+// reported the whole history as a gap.
+func TestCallsListAgainWhenACompactionReplacedTheirListing(t *testing.T) {
+	ctx := testCtx(t)
+	src := newSource(t, 153, 60, true)
+	setUp := func(t *testing.T) (*compactingStore, datomic.Conn) {
+		store := &compactingStore{MemStore: dcbackup.NewMemStore()}
+		backupNextAll(t, src, store.MemStore, &dcbackup.BackupOptions{MaxTxPerSegment: 1})
+		target := newTarget()
+		for range 3 {
+			_, err := dcbackup.RestoreSegment(ctx, "db", store, target, nil)
+			require.NoError(t, err)
+		}
+		store.armed.Store(true)
+		return store, target
+	}
+	t.Run("Restore", func(t *testing.T) {
+		store, target := setUp(t)
+		_, err := dcbackup.Restore(ctx, "db", store, target, nil)
+		require.NoError(t, err)
+		require.NoError(t, store.err)
+		requireVerified(t, src, target)
+	})
+	t.Run("RestoreSegment", func(t *testing.T) {
+		store, target := setUp(t)
+		res, err := dcbackup.RestoreSegment(ctx, "db", store, target, nil)
+		require.NoError(t, err)
+		require.NoError(t, store.err)
+		assert.True(t, res.Restored)
+	})
+	for _, headersOnly := range []bool{false, true} {
+		t.Run(fmt.Sprint("Check headers only ", headersOnly), func(t *testing.T) {
+			store, _ := setUp(t)
+			rep, err := dcbackup.Check(ctx, "db", store, &dcbackup.CheckOptions{HeadersOnly: headersOnly})
+			require.NoError(t, err)
+			require.NoError(t, store.err)
+			assert.True(t, rep.OK(), "%v %v", rep.Gaps, rep.Problems)
+			assert.Equal(t, 1, rep.Segments)
+		})
+	}
 }

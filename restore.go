@@ -285,6 +285,27 @@ func Restore(ctx context.Context, db string, store BackupStore, target datomic.C
 // segments vanished under it (a compaction replacing them).
 const maxReplans = 8
 
+// listAndCheck lists the store from where the restore stands and checks
+// the target against it (checkTarget, loadFinalIdents), listing again
+// when a segment it reads vanished meanwhile (a compaction replaced it).
+func (r *restorer) listAndCheck(ctx context.Context) ([]SegmentInfo, error) {
+	for attempt := 0; ; attempt++ {
+		segs, err := r.listFrom(ctx)
+		if err != nil {
+			return nil, err
+		}
+		err = r.checkTarget(ctx, segs)
+		if err == nil {
+			err = r.loadFinalIdents(ctx, segs)
+		}
+		if errors.Is(err, ErrSegmentNotFound) && attempt < maxReplans {
+			r.log.Debug("a segment vanished while the target was checked against it; listing again", "error", err)
+			continue
+		}
+		return segs, err
+	}
+}
+
 // run restores the segments available from r.pos on.
 func (r *restorer) run(ctx context.Context, begin time.Time) (RestoreResult, error) {
 	err := r.runChain(ctx)
@@ -301,14 +322,8 @@ func (r *restorer) run(ctx context.Context, begin time.Time) (RestoreResult, err
 }
 
 func (r *restorer) runChain(ctx context.Context) error {
-	segs, err := r.listFrom(ctx)
+	segs, err := r.listAndCheck(ctx)
 	if err != nil {
-		return err
-	}
-	if err := r.checkTarget(ctx, segs); err != nil {
-		return err
-	}
-	if err := r.loadFinalIdents(ctx, segs); err != nil {
 		return err
 	}
 	for replans := 0; ; replans++ {

@@ -278,7 +278,13 @@ func (r *restorer) preflight(ctx context.Context, chain []SegmentInfo) error {
 				// Entered midway (an overlap): its view of the transaction
 				// before prevEnd is in its payload.
 				var err error
-				if view, err = r.linkInside(ctx, f.Item, prevEnd); err != nil {
+				view, err = r.linkInside(ctx, f.Item, prevEnd)
+				if errors.Is(err, ErrSegmentNotFound) {
+					// Vanished (a compaction): applyChain plans again.
+					prevKnown, prevEnd = false, f.Item.EndT
+					continue
+				}
+				if err != nil {
 					return err
 				}
 			}
