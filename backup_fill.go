@@ -126,18 +126,25 @@ func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *Backup
 	if err != nil {
 		return st, err
 	}
+	// Segments of another lineage are moved aside as damage when the
+	// store is the source's (more than half of its segments, and its
+	// newest, are); otherwise the source is not the store's database.
+	ours := newestLineage(scanned) == r.fp && lineageShare(scanned, r.fp) > 0.5
 	for i := range scanned {
 		s := &scanned[i]
 		switch {
 		case s.Vanished:
 			continue
+		case s.sound() && s.Header.Version >= 2 && s.Header.Lineage != r.fp && !ours:
+			return st, &SourceMismatchError{DB: r.db, Segment: s.Info, What: fmt.Sprintf(
+				"the store holds another database (lineage %s; the source, %s, is lineage %s)", s.Header.Lineage, r.lineage, r.fp)}
+		case s.sound() && s.Header.Version >= 2 && s.Header.Lineage != r.fp:
+			s.Err = fmt.Errorf("%w: it is of lineage %s, the source and the store's other segments of lineage %s", ErrChainBroken, s.Header.Lineage, r.fp)
+			fallthrough
 		case !s.sound():
 			if err := r.heal(ctx, s, res); err != nil {
 				return st, err
 			}
-		case s.Header.Version >= 2 && s.Header.Lineage != r.fp:
-			return st, &SourceMismatchError{DB: r.db, Segment: s.Info, What: fmt.Sprintf(
-				"the store holds another database (lineage %s; the source, %s, is lineage %s)", s.Header.Lineage, r.lineage, r.fp)}
 		default:
 			st.sound = append(st.sound, *s)
 		}
@@ -145,6 +152,39 @@ func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *Backup
 	}
 	r.log.Debug("store checked", "segments", len(scanned), "sound", len(st.sound), "healed", res.Healed)
 	return st, nil
+}
+
+// lineageShare returns the share of the sound version 2 segments that are
+// of lineage l.
+func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
+	var n, of int
+	for i := range scanned {
+		s := &scanned[i]
+		if !s.Vanished && s.sound() && s.Header.Version >= 2 {
+			n++
+			if s.Header.Lineage == l {
+				of++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(of) / float64(n)
+}
+
+// newestLineage returns the lineage of the sound version 2 segment that
+// ends last (zero when there is none).
+func newestLineage(scanned []scannedSegment) LineageFingerprint {
+	var l LineageFingerprint
+	end := int64(-1)
+	for i := range scanned {
+		s := &scanned[i]
+		if !s.Vanished && s.sound() && s.Header.Version >= 2 && s.Info.EndT > end {
+			l, end = s.Header.Lineage, s.Info.EndT
+		}
+	}
+	return l
 }
 
 // fillGaps backs up every range of [0, upTo) that no sound segment covers,

@@ -162,7 +162,7 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 	}
 	byInfo := map[SegmentInfo]*scannedSegment{}
 	var sound []SegmentInfo
-	var lineage LineageFingerprint
+	lineage := storeLineage(scanned)
 	for i := range scanned {
 		s := &scanned[i]
 		rep.Segments++
@@ -180,12 +180,10 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 		case !s.sound():
 			rep.Problems = append(rep.Problems, SegmentProblem{Seg: s.Info, Kind: ProblemDamaged, Err: s.Err})
 			continue
-		case s.Header.Version >= 2 && !lineage.IsZero() && s.Header.Lineage != lineage:
+		case s.Header.Version >= 2 && s.Header.Lineage != lineage:
 			rep.Problems = append(rep.Problems, SegmentProblem{Seg: s.Info, Kind: ProblemLineage, Err: fmt.Errorf(
-				"%w: it is of lineage %s, the segments before it of lineage %s", ErrChainBroken, s.Header.Lineage, lineage)})
+				"%w: it is of lineage %s, most of the store's segments of lineage %s (Backup or Repair with the store's source moves it aside)", ErrChainBroken, s.Header.Lineage, lineage)})
 			continue
-		case s.Header.Version >= 2:
-			lineage = s.Header.Lineage
 		}
 		key := SegmentInfo{StartT: s.Info.StartT, EndT: s.Info.EndT}
 		byInfo[key] = s
@@ -230,6 +228,27 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 		}
 	}
 	return rep, nil
+}
+
+// storeLineage returns the lineage most of the sound version 2 segments
+// have (on a tie, the newest segment's): the store's database, against
+// which a segment of another is reported.
+func storeLineage(scanned []scannedSegment) LineageFingerprint {
+	count := map[LineageFingerprint]int{}
+	var best LineageFingerprint
+	var bestEnd int64 = -1
+	for i := range scanned {
+		s := &scanned[i]
+		if s.Vanished || !s.sound() || s.Header.Version < 2 {
+			continue
+		}
+		l := s.Header.Lineage
+		count[l]++
+		if c, b := count[l], count[best]; c > b || c == b && s.Info.EndT > bestEnd {
+			best, bestEnd = l, s.Info.EndT
+		}
+	}
+	return best
 }
 
 // enteredMidway selects the segments a chain may enter after their start:

@@ -38,7 +38,9 @@ type CompactResult struct {
 	Before, After           int
 	BytesBefore, BytesAfter int64
 	// Merged counts the segments written; Removed the segments deleted,
-	// each covered by a merged segment checked before the deletion.
+	// each covered by a merged segment checked before the deletion (a
+	// store's delete does not tell whether a compactor racing this one
+	// deleted it first: both count it).
 	Merged, Removed int
 	// Skipped counts segments left as they are because they cannot be
 	// merged: format version 1, encrypted without an identity, damaged,

@@ -303,3 +303,40 @@ func TestRestoreRefusesSegmentOfAnotherLineage(t *testing.T) {
 	require.False(t, rep.OK())
 	assert.Equal(t, dcbackup.ProblemLineage, rep.Problems[0].Kind)
 }
+
+// Another database's segment in place of a store's first one: Check
+// reports that segment (it used to take the first segment's lineage for
+// the store's and report every genuine segment after it), and Backup and
+// Repair, whose source is the store's database (most of its segments and
+// its newest), move it aside and back its range up again (they refused
+// the whole store as another database's, so nothing healed it). A store
+// that is mostly another database's is still refused.
+func TestForeignFirstSegmentIsMovedAside(t *testing.T) {
+	ctx := testCtx(t)
+	a, _ := historyConn(t, "orders", 172, 40)
+	b, _ := historyConn(t, "billing", 173, 40)
+	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 8}
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, a, store, opts)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 3)
+	info, data := segmentOf(t, b, segs[0].StartT, segs[0].EndT)
+	require.NoError(t, store.Delete(ctx, "db", segs[0]))
+	require.NoError(t, store.Save(ctx, "db", info, data))
+
+	rep, err := dcbackup.Check(ctx, "db", store, nil)
+	require.NoError(t, err)
+	require.Len(t, rep.Problems, 1)
+	assert.Equal(t, dcbackup.ProblemLineage, rep.Problems[0].Kind)
+	assert.Equal(t, segs[0].StartT, rep.Problems[0].Seg.StartT)
+
+	requireSourceRefused(t, store, b)
+	for _, call := range []func(context.Context, string, datomic.Conn, dcbackup.BackupStore, *dcbackup.BackupOptions) (dcbackup.BackupResult, error){dcbackup.Repair, dcbackup.Backup} {
+		fixed := copySegments(t, store, "db", nil)
+		res, err := call(ctx, "db", a, fixed, opts)
+		require.NoError(t, err)
+		assert.Equal(t, 1, res.Healed)
+		requireRestoresIdentically(t, fixed, a)
+	}
+}

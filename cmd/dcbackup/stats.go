@@ -214,7 +214,7 @@ func collectStats(ctx context.Context, cl *cmdline, h *storeHandle, db string, j
 			// damage, but the totals may miss what it held.
 			st.Vanished++
 			return nil
-		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrCorruptSegment):
+		case r.loadErr != nil && !errors.Is(r.loadErr, dcbackup.ErrCorruptSegment) && !errors.Is(r.loadErr, dcbackup.ErrSegmentTooLarge):
 			return r.loadErr
 		case errors.Is(r.decodeErr, dcbackup.ErrNoKey):
 			return fmt.Errorf("%w; give -identity FILE with a key that opens it", r.decodeErr)

@@ -287,7 +287,7 @@ func verifySummary(r verified, verbose bool) string {
 	if r.HeadersOnly {
 		counts += "; headers only: segment bodies not read, counts from the headers"
 	}
-	if r.encrypted > 0 {
+	if r.encrypted > 0 && !r.HeadersOnly { // with -headers, no payload is read
 		counts += fmt.Sprintf("; %s encrypted: checksums and headers checked, payloads not (give -identity to check them)",
 			plural(int64(r.encrypted), "segment"))
 	}
