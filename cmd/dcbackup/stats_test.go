@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -177,4 +178,22 @@ func TestStatsLeavesOutAnotherDatabasesSegment(t *testing.T) {
 	assert.Less(t, after.Databases[0].Transactions, before.Databases[0].Transactions)
 	text := runCmd(t, nil, "stats", "-store", st.Dir(), "-db", "db")
 	assert.Contains(t, text.stdout, "1 of another database, left out")
+}
+
+// A file over the store's maximum segment size under a segment's name is
+// reported and left out, exit 1, as a segment that does not decode is
+// (stats gave up with status 2 and no totals).
+func TestStatsSkipsAnOversizedFile(t *testing.T) {
+	st := fsStore(t)
+	backUp(t, st, "db", 13, 60, 10)
+	segs, err := st.List(t.Context(), "db", 0)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(st.Path("db", segs[1]), 2<<30))
+	r := runCmd(t, nil, "stats", "-store", st.Dir(), "-db", "db", "-json")
+	require.Equal(t, exitUnhealthy, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "skipping segment "+segs[1].String())
+	var out struct{ Databases []dbStats }
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+	require.Len(t, out.Databases, 1)
+	assert.Equal(t, 1, out.Databases[0].Unreadable)
 }
