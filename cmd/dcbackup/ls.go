@@ -16,7 +16,8 @@ func lsCommand() command {
 		detail: `Lists the segments of database -db, oldest first: their t range
 [start, end), their size, and every gap (a range of t that no segment
 covers, so a restore would stop there). Overlapping segments, which two
-backup processes racing can leave, are marked but harmless. A summary line
+backup processes racing can leave, are marked: usually harmless, but ls
+reads no segment, so only verify tells whether they agree. A summary line
 follows. Without -db, lists the databases of the store with the same
 summary for each. ls reads only the listing, never a segment's contents.
 A database without segments, or a store without databases, is status 1.`,
@@ -137,7 +138,7 @@ func printLs(w io.Writer, out lsOutput) error {
 		}
 		note := ""
 		if s.Overlaps {
-			note = "overlaps the previous segment (harmless)"
+			note = "overlaps the previous segment (verify checks that they agree)"
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\n", s.StartT, s.EndT, s.Bytes, note)
 	}

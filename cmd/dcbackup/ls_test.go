@@ -79,10 +79,10 @@ func TestLsMarksGapsAndOverlaps(t *testing.T) {
 	r := runCmd(t, nil, "ls", "-store", st.Dir(), "-db", "db")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Regexp(t, fmt.Sprintf(`(?m)^%d\s+%d\s+-\s+GAP: no segment covers \[%d, %d\)$`, hole.StartT, hole.EndT, hole.StartT, hole.EndT), r.stdout)
-	assert.Regexp(t, fmt.Sprintf(`(?m)^%d\s+%d\s+\d+\s+overlaps the previous segment \(harmless\)$`, over.StartT, over.EndT), r.stdout)
+	assert.Regexp(t, fmt.Sprintf(`(?m)^%d\s+%d\s+\d+\s+overlaps the previous segment \(verify checks that they agree\)$`, over.StartT, over.EndT), r.stdout)
 	assert.Contains(t, r.stdout, fmt.Sprintf("%d segments", len(segs))) // one gone, one added
 	// The new segment overlaps its predecessor, and its successor overlaps it.
-	assert.Regexp(t, fmt.Sprintf(`(?m)^%d\s+%d\s+\d+\s+overlaps the previous segment \(harmless\)$`, segs[4].StartT, segs[4].EndT), r.stdout)
+	assert.Regexp(t, fmt.Sprintf(`(?m)^%d\s+%d\s+\d+\s+overlaps the previous segment \(verify checks that they agree\)$`, segs[4].StartT, segs[4].EndT), r.stdout)
 	assert.Contains(t, r.stdout, ", 1 gap, 2 overlaps\n")
 
 	r = runCmd(t, nil, "ls", "-store", st.Dir(), "-db", "db", "-json")
