@@ -67,9 +67,11 @@
 //
 // Errors wrap sentinels for [errors.Is]: [ErrGap] (a [*GapError] names the
 // missing range), [ErrCorruptSegment], [ErrSegmentExists],
-// [ErrSegmentNotFound], [ErrTargetNotEmpty], [ErrTargetModified],
-// [ErrWrongDatabase], [ErrBootstrapMismatch]. Rejections by the database
-// are [*datomic.Error].
+// [ErrSegmentNotFound], [ErrSegmentTooLarge], [ErrNoSegments],
+// [ErrChainBroken], [ErrSourceMismatch], [ErrTargetNotEmpty],
+// [ErrTargetModified], [ErrWrongDatabase], [ErrBootstrapMismatch],
+// [ErrRenamedSince], [ErrNoKey], [ErrCannotRestore]. Rejections by the
+// database are [*datomic.Error].
 //
 // # Where to go next
 //
