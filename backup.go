@@ -241,11 +241,24 @@ func BackupSegment(ctx context.Context, db string, conn datomic.Conn, store Back
 			return BackupResult{}, fmt.Errorf("range [%d, %d) starts after the source's basis t %d: there is nothing to back up there yet", start, end, r.basis)
 		}
 		end = min(end, r.basis+1)
+		// Wherever the range lies, the store must be the source's: its
+		// newest segment tells.
+		var res BackupResult
+		last, ok, err := r.lastSound(ctx, &res)
+		if err != nil {
+			return res, err
+		}
+		if ok && last.Header.Version >= 2 && last.Header.Lineage != r.fp {
+			return res, &SourceMismatchError{DB: r.db, Segment: last.Info, What: fmt.Sprintf(
+				"the store holds another database (lineage %s; the source, %s, is lineage %s)", last.Header.Lineage, r.lineage, r.fp)}
+		}
 		prev, err := r.linkBefore(ctx, start)
 		if err != nil {
-			return BackupResult{}, err
+			return res, err
 		}
-		return r.writeOne(ctx, start, end, prev, false)
+		written, err := r.writeOne(ctx, start, end, prev, false)
+		written.Healed += res.Healed
+		return written, err
 	})
 }
 

@@ -127,8 +127,9 @@ func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *Backup
 		return st, err
 	}
 	// Segments of another lineage are moved aside as damage when the
-	// store is the source's (more than half of its segments, and its
-	// newest, are); otherwise the source is not the store's database.
+	// store is the source's (more than half of its transactions, and its
+	// newest segment, are); otherwise the source is not the store's
+	// database.
 	ours := newestLineage(scanned) == r.fp && lineageShare(scanned, r.fp) > 0.5
 	for i := range scanned {
 		s := &scanned[i]
@@ -154,17 +155,21 @@ func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *Backup
 	return st, nil
 }
 
-// lineageShare returns the share of the sound version 2 segments that are
-// of lineage l.
+// lineageShare returns the share of the sound segments' transactions that
+// are of lineage l, version 1 segments (older than lineages) counted as
+// l's: weighing transactions, not segments, the answer does not depend on
+// how a history was cut into segments.
 func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
-	var n, of int
+	var n, of int64
 	for i := range scanned {
 		s := &scanned[i]
-		if !s.Vanished && s.sound() && s.Header.Version >= 2 {
-			n++
-			if s.Header.Lineage == l {
-				of++
-			}
+		if s.Vanished || !s.sound() {
+			continue
+		}
+		w := s.Txs + 1
+		n += w
+		if s.Header.Version < 2 || s.Header.Lineage == l {
+			of += w
 		}
 	}
 	if n == 0 {

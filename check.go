@@ -153,8 +153,11 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 		}
 		// A segment gone while read was replaced (a compaction): what
 		// replaced it is not in this listing, so list and read again.
-		if attempt == maxReplans || !slices.ContainsFunc(scanned, func(s scannedSegment) bool { return s.Vanished }) {
+		if !slices.ContainsFunc(scanned, func(s scannedSegment) bool { return s.Vanished }) {
 			break
+		}
+		if attempt == maxReplans {
+			return rep, fmt.Errorf("segments kept vanishing while they were read (a compaction running?): %w", ErrSegmentNotFound)
 		}
 	}
 	if len(scanned) == 0 {
@@ -230,11 +233,13 @@ func check(ctx context.Context, db string, store BackupStore, opts *CheckOptions
 	return rep, nil
 }
 
-// storeLineage returns the lineage most of the sound version 2 segments
-// have (on a tie, the newest segment's): the store's database, against
-// which a segment of another is reported.
+// storeLineage returns the lineage that holds most of the transactions of
+// the sound version 2 segments (on a tie, the newest segment's): the
+// store's database, against which a segment of another is reported. It
+// weighs transactions, not segments, so that neither the way a history
+// was cut into segments nor a few stray overlaps decide.
 func storeLineage(scanned []scannedSegment) LineageFingerprint {
-	count := map[LineageFingerprint]int{}
+	weight := map[LineageFingerprint]int64{}
 	var best LineageFingerprint
 	var bestEnd int64 = -1
 	for i := range scanned {
@@ -243,8 +248,8 @@ func storeLineage(scanned []scannedSegment) LineageFingerprint {
 			continue
 		}
 		l := s.Header.Lineage
-		count[l]++
-		if c, b := count[l], count[best]; c > b || c == b && s.Info.EndT > bestEnd {
+		weight[l] += s.Txs + 1
+		if w, b := weight[l], weight[best]; w > b || w == b && s.Info.EndT > bestEnd {
 			best, bestEnd = l, s.Info.EndT
 		}
 	}

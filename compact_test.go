@@ -360,3 +360,29 @@ func TestCallsListAgainWhenACompactionReplacedTheirListing(t *testing.T) {
 		})
 	}
 }
+
+// phantomStore lists one segment more than it holds, every time: a store
+// whose listing a compaction replaces before every read.
+type phantomStore struct{ *dcbackup.MemStore }
+
+func (s phantomStore) List(ctx context.Context, db string, from int64) ([]dcbackup.SegmentInfo, error) {
+	segs, err := s.MemStore.List(ctx, db, from)
+	if err != nil || len(segs) == 0 {
+		return segs, err
+	}
+	last := segs[len(segs)-1]
+	return append(segs, dcbackup.SegmentInfo{StartT: last.EndT, EndT: last.EndT + 1}), nil
+}
+
+// A Check whose every listing is replaced before it reads it ends with an
+// error, as a restore does, after a bounded number of listings; it used
+// to report the vanished range as a gap with no error.
+func TestCheckGivesUpWhenSegmentsKeepVanishing(t *testing.T) {
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, newSource(t, 154, 20, false), store, nil)
+	for _, headersOnly := range []bool{false, true} {
+		_, err := dcbackup.Check(testCtx(t), "db", phantomStore{store}, &dcbackup.CheckOptions{HeadersOnly: headersOnly})
+		require.ErrorIs(t, err, dcbackup.ErrSegmentNotFound)
+		assert.ErrorContains(t, err, "kept vanishing")
+	}
+}

@@ -340,3 +340,75 @@ func TestForeignFirstSegmentIsMovedAside(t *testing.T) {
 		requireRestoresIdentically(t, fixed, a)
 	}
 }
+
+// BackupSegment refuses a store of another database whatever the range:
+// it checked only a segment ending where its range starts, so ranges
+// elsewhere were written into another database's store (and Backup then
+// took the store for the source's).
+func TestBackupSegmentRefusesAnotherDatabasesStore(t *testing.T) {
+	ctx := testCtx(t)
+	a, _ := historyConn(t, "orders", 174, 30)
+	b, _ := historyConn(t, "billing", 175, 30)
+	store := dcbackup.NewMemStore()
+	_, err := dcbackup.Backup(ctx, "db", b, store, nil)
+	require.NoError(t, err)
+	last := basisT(t, a)
+	before := storeBytes(t, store)
+	for _, r := range [][2]int64{{last - 2, last + 1}, {last, last + 1}, {2, 4}} {
+		_, err := dcbackup.BackupSegment(ctx, "db", a, store, r[0], r[1], nil)
+		require.ErrorIs(t, err, dcbackup.ErrSourceMismatch, "%v", r)
+	}
+	assert.Equal(t, before, storeBytes(t, store))
+	_, err = dcbackup.Backup(ctx, "db", a, store, nil)
+	require.ErrorIs(t, err, dcbackup.ErrSourceMismatch)
+}
+
+// Whose store it is does not depend on how it is cut into segments: the
+// store's lineage is weighed by transactions. Two stray segments of
+// another database stay moved aside by Backup after a compaction merged
+// the source's segments into fewer than theirs (counting segments, it
+// then refused the store as another database's); redundant overlaps of
+// another database do not make Check report the segment a restore uses.
+func TestStoreLineageIsWeighedByTransactions(t *testing.T) {
+	ctx := testCtx(t)
+	a, _ := historyConn(t, "orders", 176, 40)
+	b, _ := historyConn(t, "billing", 177, 40)
+	t.Run("after a compaction", func(t *testing.T) {
+		store := dcbackup.NewMemStore()
+		backupNextAll(t, a, store, &dcbackup.BackupOptions{MaxTxPerSegment: 2})
+		segs, err := store.List(ctx, "db", 0)
+		require.NoError(t, err)
+		for _, s := range []dcbackup.SegmentInfo{segs[0], segs[len(segs)/2]} {
+			info, data := segmentOf(t, b, s.StartT, s.EndT)
+			require.NoError(t, store.Delete(ctx, "db", s))
+			require.NoError(t, store.Save(ctx, "db", info, data))
+		}
+		_, err = dcbackup.Compact(ctx, "db", store, nil)
+		require.NoError(t, err)
+		res, err := dcbackup.Backup(ctx, "db", a, store, nil)
+		require.NoError(t, err)
+		assert.Equal(t, 2, res.Healed)
+		requireRestoresIdentically(t, store, a)
+	})
+	t.Run("redundant overlaps", func(t *testing.T) {
+		store := dcbackup.NewMemStore()
+		_, err := dcbackup.Backup(ctx, "db", a, store, &dcbackup.BackupOptions{Concurrency: 1})
+		require.NoError(t, err)
+		for _, r := range [][2]int64{{0, 3}, {3, 5}} {
+			info, data := segmentOf(t, b, r[0], r[1])
+			require.NoError(t, store.Save(ctx, "db", info, data))
+		}
+		rep, err := dcbackup.Check(ctx, "db", store, nil)
+		require.NoError(t, err)
+		require.Len(t, rep.Problems, 2)
+		for _, p := range rep.Problems {
+			assert.Equal(t, dcbackup.ProblemLineage, p.Kind)
+			assert.Less(t, p.Seg.EndT, int64(6), "the other database's overlaps, not the store's segment")
+		}
+		assert.Empty(t, rep.Gaps)
+		res, err := dcbackup.Backup(ctx, "db", a, store, nil)
+		require.NoError(t, err)
+		assert.Equal(t, 2, res.Healed)
+		requireRestoresIdentically(t, store, a)
+	})
+}
