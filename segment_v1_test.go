@@ -64,3 +64,34 @@ func TestSegmentV1Example(t *testing.T) {
 	assert.Equal(t, 1, got.Version)
 	assert.False(t, got.HasLinks())
 }
+
+// A store written by version 1 and continued by this version, with one of
+// its version 1 segments replaced by another database's: version 1
+// segments, which predate lineages, count as the store's, so Backup
+// moves the stray segment aside (counting only the version 2 ones, half
+// the store was another database's and Backup refused it).
+func TestV1StoreWithAStraySegmentOfAnotherDatabase(t *testing.T) {
+	ctx := testCtx(t)
+	v1, err := dcbackup.NewFSStore(filepath.Join("testdata", "store-v1"))
+	require.NoError(t, err)
+	store := copySegments(t, v1, "db", nil)
+	source := newSource(t, 21, 60, true)
+	for range 3 {
+		_, err := source.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "later"}})
+		require.NoError(t, err)
+	}
+	backupNextAll(t, source, store, nil)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 3)
+	other := newSource(t, 22, 60, true)
+	stray := segs[1]
+	info, data := segmentOf(t, other, stray.StartT, stray.EndT)
+	require.NoError(t, store.Delete(ctx, "db", stray))
+	require.NoError(t, store.Save(ctx, "db", info, data))
+
+	res, err := dcbackup.Backup(ctx, "db", source, store, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Healed)
+	requireRestoresIdentically(t, store, source)
+}
