@@ -133,14 +133,14 @@ func (r *restorer) checkCarry(seg *Segment, from int64) error {
 		if r.stopsBefore(seg, tx) {
 			return nil
 		}
+		if r.absentRenamed != nil {
+			if err := r.checkInstalled(seg, tx); err != nil {
+				return err
+			}
+		}
 		skip := so.txSkip(tx)
 		for i := range tx.Datoms {
 			d := &tx.Datoms[i]
-			if r.absentRenamed != nil {
-				if err := r.checkInstalled(seg, *d); err != nil {
-					return err
-				}
-			}
 			oa := so.attrs[d.A]
 			if oa == nil || oa.drop || oa.elide || skip[d.E] {
 				continue

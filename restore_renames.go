@@ -156,17 +156,24 @@ func renamedSinceError(former, final datomic.Keyword, option string) error {
 		ErrRenamedSince, final, former, option)
 }
 
-// checkInstalled refuses a datom of an attribute renamed in the source
-// that the target lacks, when the transactions before it in this call do
-// not install it: an earlier call left it out (ElideAttributes under its
+// checkInstalled refuses a transaction that holds a datom of, or about,
+// an attribute renamed in the source that the target lacks (a value, or
+// its rename), unless it or a transaction before it in this call installs
+// the attribute: an earlier call left it out (ElideAttributes under its
 // former ident), and the options, naming it by its new one, would not.
-func (r *restorer) checkInstalled(seg *Segment, d datomic.Datom) error {
-	if a, ok := seg.Attrs[d.A]; ok && a.Ident == valueTypeAttr && r.absentRenamed[d.E] != "" {
-		r.installed[d.E] = true
+func (r *restorer) checkInstalled(seg *Segment, tx datomic.Tx) error {
+	for _, d := range tx.Datoms {
+		if a, ok := seg.Attrs[d.A]; ok && a.Ident == valueTypeAttr && r.absentRenamed[d.E] != "" {
+			r.installed[d.E] = true
+		}
 	}
-	if final := r.absentRenamed[d.A]; final != "" && !r.installed[d.A] {
-		return fmt.Errorf("%w: attribute %s is not in this target, though installed before its last restore: an earlier call left it out under another ident, and ElideAttributes does not name it %s: name it by both idents, or restore into a fresh target",
-			ErrRenamedSince, final, final)
+	for _, d := range tx.Datoms {
+		for _, id := range [2]int64{d.A, d.E} {
+			if final := r.absentRenamed[id]; final != "" && !r.installed[id] {
+				return fmt.Errorf("%w: attribute %s is not in this target, though installed before its last restore: an earlier call left it out under another ident, and ElideAttributes does not name it %s: name it by both idents, or restore into a fresh target",
+					ErrRenamedSince, final, final)
+			}
+		}
 	}
 	return nil
 }

@@ -261,3 +261,35 @@ func TestRestoreWithoutOptionsClearsRecordedNames(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, values(t, target, "user/token"), "tok-dan")
 }
+
+// An attribute an earlier call left out under its former ident: the call
+// that would apply its rename alone (a segment, or UntilT, ending there)
+// is refused before applying it. The rename used to be applied as a bare
+// ident entity, after which every call failed with the database's
+// not-an-attribute, and the stray ident stayed in the target.
+func TestRenameOfAnElidedAttributeIsRefusedBeforeItIsApplied(t *testing.T) {
+	ctx := testCtx(t)
+	src, store, tx := renamedSource(t)
+	opts := &dcbackup.RestoreOptions{ElideAttributes: []datomic.Keyword{"user/password"}}
+	target := newTarget()
+	_, err := dcbackup.Restore(ctx, "db", store, target, opts)
+	require.NoError(t, err)
+	tx(rename("user/password", "user/secret"))
+	renameT := basisT(t, src)
+	tx(datomic.EntityMap{"user/name": "bob", "user/secret": "pw-bob"})
+	backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 1})
+
+	basis := basisT(t, target)
+	until := *opts
+	until.UntilT = renameT
+	_, err = dcbackup.Restore(ctx, "db", store, target, &until)
+	require.ErrorIs(t, err, dcbackup.ErrRenamedSince)
+	assert.Equal(t, basis, basisT(t, target), "nothing applied")
+
+	both := &dcbackup.RestoreOptions{ElideAttributes: []datomic.Keyword{"user/password", "user/secret"}}
+	_, err = dcbackup.Restore(ctx, "db", store, target, both)
+	require.NoError(t, err)
+	rep, err := dcbackup.Verify(ctx, src, target, &dcbackup.VerifyOptions{ElideAttributes: both.ElideAttributes})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Differences)
+}
