@@ -127,10 +127,9 @@ func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *Backup
 		return st, err
 	}
 	// Segments of another lineage are moved aside as damage when the
-	// store is the source's (more than half of its transactions, and its
-	// newest segment, are); otherwise the source is not the store's
-	// database.
-	ours := newestLineage(scanned) == r.fp && lineageShare(scanned, r.fp) > 0.5
+	// store is the source's (more than half of its transactions are);
+	// otherwise the source is not the store's database.
+	ours := lineageShare(scanned, r.fp) > 0.5
 	for i := range scanned {
 		s := &scanned[i]
 		switch {
@@ -178,19 +177,6 @@ func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
 	return float64(of) / float64(n)
 }
 
-// newestLineage returns the lineage of the sound version 2 segment that
-// ends last (zero when there is none).
-func newestLineage(scanned []scannedSegment) LineageFingerprint {
-	var l LineageFingerprint
-	end := int64(-1)
-	for i := range scanned {
-		s := &scanned[i]
-		if !s.Vanished && s.sound() && s.Header.Version >= 2 && s.Info.EndT > end {
-			l, end = s.Header.Lineage, s.Info.EndT
-		}
-	}
-	return l
-}
 
 // fillGaps backs up every range of [0, upTo) that no sound segment covers,
 // after checking that the source continues the store on both sides of

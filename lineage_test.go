@@ -412,3 +412,26 @@ func TestStoreLineageIsWeighedByTransactions(t *testing.T) {
 		requireRestoresIdentically(t, store, a)
 	})
 }
+
+// A stray segment of another database as the store's newest is moved
+// aside too, as Check's hint says (Backup refused the store).
+func TestForeignNewestSegmentIsMovedAside(t *testing.T) {
+	ctx := testCtx(t)
+	a, _ := historyConn(t, "orders", 178, 40)
+	b, _ := historyConn(t, "billing", 179, 60)
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, a, store, &dcbackup.BackupOptions{MaxTxPerSegment: 8})
+	end := basisT(t, a) + 1
+	info, data := segmentOf(t, b, end, end+3)
+	require.NoError(t, store.Save(ctx, "db", info, data))
+	rep, err := dcbackup.Check(ctx, "db", store, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Problems)
+	assert.Equal(t, info.StartT, rep.Problems[0].Seg.StartT)
+	assert.Contains(t, rep.Problems[0].Err.Error(), "moves it aside")
+
+	res, err := dcbackup.Backup(ctx, "db", a, store, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Healed)
+	requireRestoresIdentically(t, store, a)
+}
