@@ -177,7 +177,6 @@ func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
 	return float64(of) / float64(n)
 }
 
-
 // fillGaps backs up every range of [0, upTo) that no sound segment covers,
 // after checking that the source continues the store on both sides of
 // each.
