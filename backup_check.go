@@ -105,7 +105,9 @@ func (r *backupRun) onlyExcised(ctx context.Context, info SegmentInfo, t int64) 
 	}
 	seg, err := DecodeSegment(data, info, withDB(r.opts.Decode, r.db))
 	if errors.Is(err, ErrNoKey) {
-		return nil
+		// Another history would differ the same way: only the payload
+		// tells, so this host cannot continue the store.
+		return fmt.Errorf("the store's transaction t %d differs from the source's, and the source excised data since: telling that the excision explains it needs the segment's payload; run this once with DecodeOptions.Identities, or PurgeExcised where they are: %w", t, err)
 	}
 	if err != nil {
 		return err
@@ -171,7 +173,7 @@ func (r *backupRun) linkBefore(ctx context.Context, t int64) (TxLink, error) {
 		if err != nil {
 			return TxLink{}, err
 		}
-		if s.sound() && s.Header.Version >= 2 {
+		if s.sound() {
 			var res BackupResult
 			return r.continues(ctx, s, &res)
 		}

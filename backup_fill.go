@@ -155,10 +155,19 @@ func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *Backup
 }
 
 // lineageShare returns the share of the sound segments' transactions that
-// are of lineage l, version 1 segments (older than lineages) counted as
-// l's: weighing transactions, not segments, the answer does not depend on
-// how a history was cut into segments.
+// are of lineage l: weighing transactions, not segments, the answer does
+// not depend on how a history was cut into segments. Version 1 segments,
+// older than lineages, count as the lineage of the newest version 2
+// segment, which continued them.
 func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
+	var newest LineageFingerprint
+	end := int64(-1)
+	for i := range scanned {
+		s := &scanned[i]
+		if !s.Vanished && s.sound() && s.Header.Version >= 2 && s.Info.EndT > end {
+			newest, end = s.Header.Lineage, s.Info.EndT
+		}
+	}
 	var n, of int64
 	for i := range scanned {
 		s := &scanned[i]
@@ -167,7 +176,7 @@ func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
 		}
 		w := s.Txs + 1
 		n += w
-		if s.Header.Version < 2 || s.Header.Lineage == l {
+		if s.Header.Version < 2 && newest == l || s.Header.Version >= 2 && s.Header.Lineage == l {
 			of += w
 		}
 	}

@@ -222,3 +222,58 @@ func TestBackupHealsAStaleSegmentAnOverlapEntersAfter(t *testing.T) {
 		})
 	}
 }
+
+// A twin that diverged and then excised data, backed up on an encrypted
+// store's backup host (recipients only): the store's newest transaction
+// differs from the twin's, and an excision could explain that only if the
+// store's payload said so. Without an identity the host used to take the
+// difference for the excision's and chained the twin's history onto the
+// store; it now refuses and says an identity must confirm it, as a
+// plain store refuses the twin outright.
+func TestEncryptedBackupHostDoesNotTakeADivergenceForAnExcision(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	for _, encrypted := range []bool{false, true} {
+		t.Run(fmt.Sprint("encrypted ", encrypted), func(t *testing.T) {
+			ctx := testCtx(t)
+			var enc dcbackup.EncodeOptions
+			if encrypted {
+				enc.Recipients = []age.Recipient{id.Recipient()}
+			}
+			a, _ := historyConn(t, "orders", 190, 20)
+			b, _ := historyConn(t, "orders", 190, 20)
+			common := datomic.EntityMap{datomic.DBID: datomic.TempID("v"), "db/doc": "common"}
+			rep, err := a.Transact(ctx, []datomic.Op{common})
+			require.NoError(t, err)
+			_, err = b.Transact(ctx, []datomic.Op{common})
+			require.NoError(t, err)
+			for i := range 5 {
+				_, err := a.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/doc": fmt.Sprint("only in a ", i)}})
+				require.NoError(t, err)
+				_, err = b.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/doc": fmt.Sprint("only in b ", i)}})
+				require.NoError(t, err)
+			}
+			store := dcbackup.NewMemStore()
+			_, err = dcbackup.Backup(ctx, "db", a, store, &dcbackup.BackupOptions{Encode: enc, MaxTxPerSegment: 8})
+			require.NoError(t, err)
+			_, err = b.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/excise": rep.Tempids["v"]}})
+			require.NoError(t, err)
+			_, err = b.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/doc": "b goes on"}})
+			require.NoError(t, err)
+
+			before := storeBytes(t, store)
+			for _, call := range []func(context.Context, string, datomic.Conn, dcbackup.BackupStore, *dcbackup.BackupOptions) (dcbackup.BackupResult, error){dcbackup.Backup, dcbackup.BackupNext} {
+				res, err := call(ctx, "db", b, store, &dcbackup.BackupOptions{Encode: enc})
+				require.Error(t, err)
+				if encrypted {
+					assert.ErrorIs(t, err, dcbackup.ErrNoKey)
+					assert.ErrorContains(t, err, "excised")
+				} else {
+					assert.ErrorIs(t, err, dcbackup.ErrSourceMismatch)
+				}
+				assert.Zero(t, res.Segments)
+			}
+			assert.Equal(t, before, storeBytes(t, store))
+		})
+	}
+}

@@ -1,7 +1,9 @@
 package dcbackup_test
 
 import (
+	"context"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/dcbackup/dcbackup"
 	"github.com/dcbackup/dcbackup/datomic"
+	"github.com/dcbackup/dcbackup/datomic/mem"
 )
 
 // Segments of format version 1, written by the version 1 encoder and kept
@@ -94,4 +97,62 @@ func TestV1StoreWithAStraySegmentOfAnotherDatabase(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Healed)
 	requireRestoresIdentically(t, store, source)
+}
+
+// v1StoreContinued returns testdata's version 1 store (source: seed 21)
+// continued by version 2 segments of its source, and that source.
+func v1StoreContinued(t *testing.T) (*dcbackup.MemStore, datomic.Conn) {
+	t.Helper()
+	ctx := testCtx(t)
+	v1, err := dcbackup.NewFSStore(filepath.Join("testdata", "store-v1"))
+	require.NoError(t, err)
+	store := copySegments(t, v1, "db", nil)
+	source := newSource(t, 21, 60, true)
+	for range 3 {
+		_, err := source.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "later"}})
+		require.NoError(t, err)
+	}
+	backupNextAll(t, source, store, &dcbackup.BackupOptions{MaxTxPerSegment: 1})
+	return store, source
+}
+
+// Another database as the source of a version 1 store continued by
+// version 2 segments: Backup and Repair refuse it and move nothing. The
+// version 1 segments, which carry no lineage, counted as the caller's, so
+// the store's own version 2 segments were moved aside before the refusal.
+func TestV1StoreRefusesAnotherDatabaseAndMovesNothing(t *testing.T) {
+	ctx := testCtx(t)
+	store, _ := v1StoreContinued(t)
+	other := newSource(t, 22, 60, true)
+	for _, call := range []func(context.Context, string, datomic.Conn, dcbackup.BackupStore, *dcbackup.BackupOptions) (dcbackup.BackupResult, error){dcbackup.Backup, dcbackup.Repair} {
+		cp := copySegments(t, store, "db", nil)
+		before := storeBytes(t, cp)
+		res, err := call(ctx, "db", other, cp, nil)
+		require.ErrorIs(t, err, dcbackup.ErrSourceMismatch)
+		assert.Zero(t, res.Healed)
+		assert.Equal(t, before, storeBytes(t, cp))
+	}
+}
+
+// BackupSegment from another database after a version 1 store's last
+// segment is refused: the link to that segment, which has no lineage, is
+// compared with the source by content (it was not, and another database's
+// history was appended to the store).
+func TestBackupSegmentAfterAV1StoreChecksTheSource(t *testing.T) {
+	ctx := testCtx(t)
+	v1, err := dcbackup.NewFSStore(filepath.Join("testdata", "store-v1"))
+	require.NoError(t, err)
+	store := copySegments(t, v1, "db", nil)
+	last, ok, err := store.Last(ctx, "db")
+	require.NoError(t, err)
+	require.True(t, ok)
+	other := mem.New(mem.Options{Clock: newStepClock().Now, DatabaseID: "orders"})
+	for basisT(t, other) < last.EndT+5 {
+		_, err := other.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: fmt.Sprint("t ", basisT(t, other))}})
+		require.NoError(t, err)
+	}
+	before := storeBytes(t, store)
+	_, err = dcbackup.BackupSegment(ctx, "db", other, store, last.EndT, basisT(t, other)+1, nil)
+	require.ErrorIs(t, err, dcbackup.ErrSourceMismatch)
+	assert.Equal(t, before, storeBytes(t, store))
 }
