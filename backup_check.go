@@ -99,14 +99,34 @@ func (r *backupRun) continues(ctx context.Context, s scannedSegment, res *Backup
 // excision removes datoms, it adds none. (An encrypted segment without
 // an identity cannot be read: the excision is then taken for the cause.)
 func (r *backupRun) onlyExcised(ctx context.Context, info SegmentInfo, t int64) error {
+	end := info.EndT
+	if t < info.StartT {
+		// An empty segment carries the link of a transaction before it:
+		// that transaction is in the segment that holds t.
+		segs, err := r.store.List(ctx, r.db, 0)
+		if err != nil {
+			return fmt.Errorf("list segments: %w", err)
+		}
+		holder, ok, _ := nextSegment(segs, t)
+		if !ok || holder.StartT > t {
+			return &SourceMismatchError{DB: r.db, Segment: info, What: fmt.Sprintf("no segment of the store holds its transaction t %d", t)}
+		}
+		info = holder
+	}
 	data, err := r.store.Load(ctx, r.db, info)
 	if err != nil {
 		return segmentError(info, err)
 	}
 	seg, err := DecodeSegment(data, info, withDB(r.opts.Decode, r.db))
 	if errors.Is(err, ErrNoKey) {
-		// Another history would differ the same way: only the payload
-		// tells, so this host cannot continue the store.
+		// Another history would differ the same way, and only the
+		// payload tells them apart. Where a newer segment follows, the
+		// store's newest one, checked against the source, tells whose
+		// store it is; at the store's end this host cannot.
+		last, ok, lerr := r.store.Last(ctx, r.db)
+		if lerr == nil && ok && last.EndT > end {
+			return nil
+		}
 		return fmt.Errorf("the store's transaction t %d differs from the source's, and the source excised data since: telling that the excision explains it needs the segment's payload; run this once with DecodeOptions.Identities, or PurgeExcised where they are: %w", t, err)
 	}
 	if err != nil {

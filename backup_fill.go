@@ -129,7 +129,14 @@ func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *Backup
 	// Segments of another lineage are moved aside as damage when the
 	// store is the source's (more than half of its transactions are);
 	// otherwise the source is not the store's database.
-	ours := lineageShare(scanned, r.fp) > 0.5
+	v1Newest, v1Ours, err := r.v1SegmentsAreOurs(ctx, scanned)
+	if err != nil {
+		return st, err
+	}
+	if v1Newest != nil && !v1Ours {
+		return st, &SourceMismatchError{DB: r.db, Segment: v1Newest.Info, What: "the store's version 1 segments, which record no lineage, hold another history: the newest of them does not end with the source's transaction"}
+	}
+	ours := lineageShare(scanned, r.fp, v1Ours) > 0.5
 	for i := range scanned {
 		s := &scanned[i]
 		switch {
@@ -155,19 +162,10 @@ func (r *backupRun) checkStore(ctx context.Context, depth scanDepth, res *Backup
 }
 
 // lineageShare returns the share of the sound segments' transactions that
-// are of lineage l: weighing transactions, not segments, the answer does
-// not depend on how a history was cut into segments. Version 1 segments,
-// older than lineages, count as the lineage of the newest version 2
-// segment, which continued them.
-func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
-	var newest LineageFingerprint
-	end := int64(-1)
-	for i := range scanned {
-		s := &scanned[i]
-		if !s.Vanished && s.sound() && s.Header.Version >= 2 && s.Info.EndT > end {
-			newest, end = s.Header.Lineage, s.Info.EndT
-		}
-	}
+// are of lineage l, version 1 segments (older than lineages) counted as
+// l's when v1 says so: weighing transactions, not segments, the answer
+// does not depend on how a history was cut into segments.
+func lineageShare(scanned []scannedSegment, l LineageFingerprint, v1 bool) float64 {
 	var n, of int64
 	for i := range scanned {
 		s := &scanned[i]
@@ -176,7 +174,7 @@ func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
 		}
 		w := s.Txs + 1
 		n += w
-		if s.Header.Version < 2 && newest == l || s.Header.Version >= 2 && s.Header.Lineage == l {
+		if s.Header.Version < 2 && v1 || s.Header.Version >= 2 && s.Header.Lineage == l {
 			of += w
 		}
 	}
@@ -184,6 +182,30 @@ func lineageShare(scanned []scannedSegment, l LineageFingerprint) float64 {
 		return 0
 	}
 	return float64(of) / float64(n)
+}
+
+// v1SegmentsAreOurs returns the newest of the store's version 1 segments
+// (nil when it has none) and whether they are the source's, those segments
+// recording no lineage: whether that newest one ends with the source's
+// transaction, compared by content.
+func (r *backupRun) v1SegmentsAreOurs(ctx context.Context, scanned []scannedSegment) (*scannedSegment, bool, error) {
+	var newest *scannedSegment
+	for i := range scanned {
+		s := &scanned[i]
+		if !s.Vanished && s.sound() && s.Header.Version < 2 && (newest == nil || s.Info.EndT > newest.Info.EndT) {
+			newest = s
+		}
+	}
+	if newest == nil {
+		return nil, false, nil
+	}
+	var res BackupResult
+	_, err := r.continues(ctx, *newest, &res)
+	var mismatch *SourceMismatchError
+	if errors.As(err, &mismatch) {
+		return newest, false, nil
+	}
+	return newest, err == nil, err
 }
 
 // fillGaps backs up every range of [0, upTo) that no sound segment covers,

@@ -3,6 +3,7 @@ package dcbackup_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"filippo.io/age"
@@ -276,4 +277,81 @@ func TestEncryptedBackupHostDoesNotTakeADivergenceForAnExcision(t *testing.T) {
 			assert.Equal(t, before, storeBytes(t, store))
 		})
 	}
+}
+
+// notesSource returns a source with a string attribute and n notes, one
+// per transaction, with their entity ids and ts.
+func notesSource(t *testing.T, n int, shared bool) (*mem.Conn, []int64, []int64) {
+	t.Helper()
+	ctx := testCtx(t)
+	src := mem.New(mem.Options{Clock: newStepClock().Now, SharedCounter: shared})
+	_, err := src.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/ident": datomic.Keyword("p/note"),
+		"db/valueType": datomic.Keyword("db.type/string"), "db/cardinality": datomic.Keyword("db.cardinality/one")}})
+	require.NoError(t, err)
+	var ids, ts []int64
+	for i := range n {
+		rep, err := src.Transact(ctx, []datomic.Op{datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprint("note-", i)}})
+		require.NoError(t, err)
+		ids, ts = append(ids, rep.Tempids["p"]), append(ts, basisT(t, src))
+	}
+	return src, ids, ts
+}
+
+// On an encrypted store's backup host (recipients only), an excision that
+// changed a segment's last transaction does not stop the filling of a gap
+// after that segment: the store's newest segment, checked against the
+// source, says whose store it is (the host refused, wanting an identity,
+// which made every scrub of a ContinuousBackup fail).
+func TestKeylessHostFillsAGapAfterAnExcisedSegment(t *testing.T) {
+	ctx := testCtx(t)
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	src, ids, ts := notesSource(t, 12, false)
+	opts := &dcbackup.BackupOptions{Encode: dcbackup.EncodeOptions{Recipients: []age.Recipient{id.Recipient()}}, MaxTxPerSegment: 2}
+	store := dcbackup.NewMemStore()
+	backupNextAll(t, src, store, opts)
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	// The second segment's last transaction, and the segment after it.
+	k := slices.Index(ts, segs[1].EndT-1)
+	require.GreaterOrEqual(t, k, 0)
+	_, err = src.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/excise": ids[k]}})
+	require.NoError(t, err)
+	backupNextAll(t, src, store, opts)
+	require.NoError(t, store.Delete(ctx, "db", segs[2]))
+
+	res, err := dcbackup.Backup(ctx, "db", src, store, opts)
+	require.NoError(t, err)
+	assert.Positive(t, res.Segments)
+	target := newTarget()
+	_, err = dcbackup.Restore(ctx, "db", store, target, &dcbackup.RestoreOptions{Decode: dcbackup.DecodeOptions{Identities: []age.Identity{id}}})
+	require.NoError(t, err)
+	requireVerified(t, src, target)
+}
+
+// The store's newest segment is empty (a range without transactions) and
+// carries the link of the transaction before it, which an excision then
+// changed: the excision is recognised in the segment that holds that
+// transaction (it was looked for in the empty one, and the source refused
+// as another history).
+func TestExcisionOfTheTransactionBeforeAnEmptyNewestSegment(t *testing.T) {
+	ctx := testCtx(t)
+	src, ids, ts := notesSource(t, 6, true)
+	last := ts[len(ts)-1]
+	_, err := src.Transact(ctx, []datomic.Op{datomic.EntityMap{"p/note": "after"}})
+	require.NoError(t, err)
+	after := basisT(t, src)
+	require.Greater(t, after, last+1, "a gap in t (shared counter)")
+	store := dcbackup.NewMemStore()
+	_, err = dcbackup.BackupSegment(ctx, "db", src, store, 0, last+1, nil)
+	require.NoError(t, err)
+	_, err = dcbackup.BackupSegment(ctx, "db", src, store, last+1, after, nil)
+	require.NoError(t, err)
+	_, err = src.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/excise": ids[len(ids)-1]}})
+	require.NoError(t, err)
+
+	backupNextAll(t, src, store, nil)
+	_, err = dcbackup.Backup(ctx, "db", src, store, nil)
+	require.NoError(t, err)
+	requireRestoresIdentically(t, store, src)
 }

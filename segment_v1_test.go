@@ -156,3 +156,38 @@ func TestBackupSegmentAfterAV1StoreChecksTheSource(t *testing.T) {
 	require.ErrorIs(t, err, dcbackup.ErrSourceMismatch)
 	assert.Equal(t, before, storeBytes(t, store))
 }
+
+// A version 1 store whose last segment another database's segment
+// replaced: that database's Backup and Repair are refused (its lineage was
+// the only one the store recorded, so they took the store for its own and
+// continued it), and the store's own source moves the stray segment aside.
+func TestV1StoreWithAStrayLastSegment(t *testing.T) {
+	ctx := testCtx(t)
+	v1, err := dcbackup.NewFSStore(filepath.Join("testdata", "store-v1"))
+	require.NoError(t, err)
+	store := copySegments(t, v1, "db", nil)
+	source := newSource(t, 21, 60, true)
+	other := newSource(t, 22, 60, true)
+	for basisT(t, other) < basisT(t, source)+5 {
+		_, err := other.Transact(ctx, []datomic.Op{datomic.Add{E: datomic.TempID("x"), A: datomic.Keyword("db/doc"), V: "other"}})
+		require.NoError(t, err)
+	}
+	segs, err := store.List(ctx, "db", 0)
+	require.NoError(t, err)
+	stray := segs[len(segs)-1]
+	info, data := segmentOf(t, other, stray.StartT, stray.EndT)
+	require.NoError(t, store.Delete(ctx, "db", stray))
+	require.NoError(t, store.Save(ctx, "db", info, data))
+
+	for _, call := range []func(context.Context, string, datomic.Conn, dcbackup.BackupStore, *dcbackup.BackupOptions) (dcbackup.BackupResult, error){dcbackup.Backup, dcbackup.Repair} {
+		cp := copySegments(t, store, "db", nil)
+		before := storeBytes(t, cp)
+		_, err := call(ctx, "db", other, cp, nil)
+		require.ErrorIs(t, err, dcbackup.ErrSourceMismatch)
+		assert.Equal(t, before, storeBytes(t, cp))
+	}
+	res, err := dcbackup.Backup(ctx, "db", source, store, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Healed)
+	requireRestoresIdentically(t, store, source)
+}
