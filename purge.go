@@ -18,6 +18,10 @@ type PurgeResult struct {
 	// Written counts the segments written in their place, Removed the
 	// segments deleted (each covered by a written one, checked first).
 	Written, Removed int
+	// Healed counts segments moved aside afterwards, as Backup moves them
+	// (one that still continued a rewritten segment's old history), whose
+	// ranges were backed up again.
+	Healed int
 	// Elapsed is the wall time of the call.
 	Elapsed time.Duration
 }
@@ -109,7 +113,18 @@ func (r *backupRun) purge(ctx context.Context, res *PurgeResult) error {
 			return err
 		}
 	}
-	return nil
+	if res.Written == 0 {
+		return nil
+	}
+	// A rewritten group ends with the source's transaction; a segment
+	// after it that a run not purged before (a segment refilled since an
+	// excision, say) still links to the old one is moved aside and backed
+	// up again, as Repair does, so that what this call leaves restores.
+	var fixed BackupResult
+	fixed, err = r.healAndFill(ctx, scanHeaders, func(st storeState) int64 { return min(st.end, r.basis+1) })
+	res.Written += fixed.Segments
+	res.Healed += fixed.Healed
+	return err
 }
 
 // segmentCounts are a segment's transactions and datoms, from its header.
