@@ -40,7 +40,9 @@ type PurgeResult struct {
 // (overlaps) that hold excised data are deleted. It needs the identities
 // of an encrypted store (opts.Decode) and a store that can delete
 // (SegmentRemover); a store with a gap before the excision is refused
-// (ErrGap) until Backup or Repair fills it.
+// (ErrGap) until Backup or Repair fills it. Having rewritten anything, it
+// ends as Repair does: a segment that still continues a rewritten run's
+// old history is moved aside (Healed) and its range backed up again.
 //
 // An interrupted purge loses nothing, and run again it completes. A run of
 // stale segments beyond the segment limits is rewritten in several
