@@ -169,10 +169,10 @@ func lineageShare(scanned []scannedSegment, l LineageFingerprint, v1 bool) float
 	var n, of int64
 	for i := range scanned {
 		s := &scanned[i]
-		if s.Vanished || !s.sound() {
+		w, counts := lineageWeight(s)
+		if !counts {
 			continue
 		}
-		w := s.Txs + 1
 		n += w
 		if s.Header.Version < 2 && v1 || s.Header.Version >= 2 && s.Header.Lineage == l {
 			of += w

@@ -244,16 +244,27 @@ func storeLineage(scanned []scannedSegment) LineageFingerprint {
 	var bestEnd int64 = -1
 	for i := range scanned {
 		s := &scanned[i]
-		if s.Vanished || !s.sound() || s.Header.Version < 2 {
+		w, counts := lineageWeight(s)
+		if !counts || s.Header.Version < 2 {
 			continue
 		}
 		l := s.Header.Lineage
-		weight[l] += s.Txs + 1
+		weight[l] += w
 		if w, b := weight[l], weight[best]; w > b || w == b && s.Info.EndT > bestEnd {
 			best, bestEnd = l, s.Info.EndT
 		}
 	}
 	return best
+}
+
+// lineageWeight is what segment s weighs in telling whose store it is:
+// its transactions, plus one so that a range without any counts too;
+// counts is false for a segment that vanished or cannot be read.
+func lineageWeight(s *scannedSegment) (w int64, counts bool) {
+	if s.Vanished || !s.sound() {
+		return 0, false
+	}
+	return s.Txs + 1, true
 }
 
 // enteredMidway selects the segments a chain may enter after their start:

@@ -32,10 +32,6 @@ func (r *restorer) checkRenamedSince(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	db, err := r.remap.targetDB(ctx)
-	if err != nil {
-		return err
-	}
 	for src, final := range r.finalIdents {
 		if kw, ok := recorded[src]; ok {
 			// What the last restore that named attributes knew it by.
@@ -65,6 +61,10 @@ func (r *restorer) checkRenamedSince(ctx context.Context) error {
 		id, ok := tid.(int64)
 		if !ok {
 			continue
+		}
+		db, err := r.remap.targetDB(ctx) // read only where nothing is recorded
+		if err != nil {
+			return err
 		}
 		kw, ok, err := db.Ident(ctx, id)
 		if err != nil {
