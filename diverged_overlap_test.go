@@ -179,27 +179,15 @@ func TestBackupHealsAStaleSegmentAnOverlapEntersAfter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
-			src := mem.New(mem.Options{Clock: newStepClock().Now})
-			tx := func(ops ...datomic.Op) datomic.TxReport {
-				t.Helper()
-				rep, err := src.Transact(ctx, ops)
-				require.NoError(t, err)
-				return rep
-			}
-			tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
-			var ids []int64
-			for i := range 12 {
-				ids = append(ids, tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprint("note-", i)}).Tempids["p"])
-			}
+			src, ids, ts := notesSource(t, 12, false)
 			store := dcbackup.NewMemStore()
 			backupNextAll(t, src, store, &dcbackup.BackupOptions{MaxTxPerSegment: 3, Encode: tc.enc})
 			segs, err := store.List(ctx, "db", 0)
 			require.NoError(t, err)
 			// Excise what the last transaction of the second segment
-			// created (the schema is t 1, note i is t i+2).
+			// created.
 			victim := segs[1].EndT - 1
-			tx(datomic.EntityMap{"db/excise": ids[int(victim)-2]})
+			excise(t, src, ids[slices.Index(ts, victim)])
 			backupOnHost := &dcbackup.BackupOptions{Encode: tc.enc}
 			backupNextAll(t, src, store, backupOnHost)
 			// A segment written now, from inside the second segment past
@@ -279,24 +267,6 @@ func TestEncryptedBackupHostDoesNotTakeADivergenceForAnExcision(t *testing.T) {
 	}
 }
 
-// notesSource returns a source with a string attribute and n notes, one
-// per transaction, with their entity ids and ts.
-func notesSource(t *testing.T, n int, shared bool) (*mem.Conn, []int64, []int64) {
-	t.Helper()
-	ctx := testCtx(t)
-	src := mem.New(mem.Options{Clock: newStepClock().Now, SharedCounter: shared})
-	_, err := src.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/ident": datomic.Keyword("p/note"),
-		"db/valueType": datomic.Keyword("db.type/string"), "db/cardinality": datomic.Keyword("db.cardinality/one")}})
-	require.NoError(t, err)
-	var ids, ts []int64
-	for i := range n {
-		rep, err := src.Transact(ctx, []datomic.Op{datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprint("note-", i)}})
-		require.NoError(t, err)
-		ids, ts = append(ids, rep.Tempids["p"]), append(ts, basisT(t, src))
-	}
-	return src, ids, ts
-}
-
 // On an encrypted store's backup host (recipients only), an excision that
 // changed a segment's last transaction does not stop the filling of a gap
 // after that segment: the store's newest segment, checked against the
@@ -315,8 +285,7 @@ func TestKeylessHostFillsAGapAfterAnExcisedSegment(t *testing.T) {
 	// The second segment's last transaction, and the segment after it.
 	k := slices.Index(ts, segs[1].EndT-1)
 	require.GreaterOrEqual(t, k, 0)
-	_, err = src.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/excise": ids[k]}})
-	require.NoError(t, err)
+	excise(t, src, ids[k])
 	backupNextAll(t, src, store, opts)
 	require.NoError(t, store.Delete(ctx, "db", segs[2]))
 
@@ -347,8 +316,7 @@ func TestExcisionOfTheTransactionBeforeAnEmptyNewestSegment(t *testing.T) {
 	require.NoError(t, err)
 	_, err = dcbackup.BackupSegment(ctx, "db", src, store, last+1, after, nil)
 	require.NoError(t, err)
-	_, err = src.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/excise": ids[len(ids)-1]}})
-	require.NoError(t, err)
+	excise(t, src, ids[len(ids)-1])
 
 	backupNextAll(t, src, store, nil)
 	_, err = dcbackup.Backup(ctx, "db", src, store, nil)

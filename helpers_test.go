@@ -2,6 +2,7 @@ package dcbackup_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -149,4 +150,35 @@ func backupNextAll(t testing.TB, conn datomic.Conn, store dcbackup.BackupStore, 
 		}
 	}
 	t.Fatal("BackupNext did not catch up in 10000 calls")
+}
+
+// notesSource returns a source with a string attribute :p/note and n
+// notes, one per transaction ("secret-00-xyzzy", ...: storeHolds finds
+// them in an uncompressed store), with their entity ids and ts. Without a
+// shared counter the schema is t 1 and note i is t i+2.
+func notesSource(t *testing.T, n int, shared bool) (*mem.Conn, []int64, []int64) {
+	t.Helper()
+	ctx := testCtx(t)
+	src := mem.New(mem.Options{Clock: newStepClock().Now, SharedCounter: shared})
+	_, err := src.Transact(ctx, []datomic.Op{datomic.EntityMap{"db/ident": datomic.Keyword("p/note"),
+		"db/valueType": datomic.Keyword("db.type/string"), "db/cardinality": datomic.Keyword("db.cardinality/one")}})
+	require.NoError(t, err)
+	var ids, ts []int64
+	for i := range n {
+		rep, err := src.Transact(ctx, []datomic.Op{datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprintf("secret-%02d-xyzzy", i)}})
+		require.NoError(t, err)
+		ids, ts = append(ids, rep.Tempids["p"]), append(ts, basisT(t, src))
+	}
+	return src, ids, ts
+}
+
+// excise excises entities ids of src in one transaction.
+func excise(t *testing.T, src datomic.Conn, ids ...int64) {
+	t.Helper()
+	ops := make([]datomic.Op, len(ids))
+	for i, id := range ids {
+		ops[i] = datomic.EntityMap{"db/excise": id}
+	}
+	_, err := src.Transact(testCtx(t), ops)
+	require.NoError(t, err)
 }

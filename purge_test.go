@@ -199,26 +199,11 @@ func testPurgeInterrupted(t *testing.T, purgeOpts *dcbackup.BackupOptions, someR
 // instead of reporting them purged; after Repair it purges them.
 func TestPurgeExcisedRefusesAGap(t *testing.T) {
 	ctx := testCtx(t)
-	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
-	src := mem.New(mem.Options{Clock: newStepClock().Now})
-	tx := func(ops ...datomic.Op) datomic.TxReport {
-		t.Helper()
-		rep, err := src.Transact(ctx, ops)
-		require.NoError(t, err)
-		return rep
-	}
-	tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
-	var secret int64
-	for i := range 10 {
-		rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprintf("secret-%02d-xyzzy", i)})
-		if i == 7 {
-			secret = rep.Tempids["p"]
-		}
-	}
+	src, ids, _ := notesSource(t, 10, false)
 	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2, Encode: dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone}}
 	store := dcbackup.NewMemStore()
 	backupNextAll(t, src, store, opts)
-	tx(datomic.EntityMap{"db/excise": secret})
+	excise(t, src, ids[7])
 	backupNextAll(t, src, store, opts)
 	segs, err := store.List(ctx, "db", 0)
 	require.NoError(t, err)
@@ -246,22 +231,7 @@ func TestPurgeExcisedRefusesAGap(t *testing.T) {
 // search, and the one that holds it is deleted.
 func TestPurgeExcisedChecksEveryOverlap(t *testing.T) {
 	ctx := testCtx(t)
-	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
-	src := mem.New(mem.Options{Clock: newStepClock().Now})
-	tx := func(ops ...datomic.Op) datomic.TxReport {
-		t.Helper()
-		rep, err := src.Transact(ctx, ops)
-		require.NoError(t, err)
-		return rep
-	}
-	tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
-	var secret int64
-	for i := range 16 {
-		rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprintf("secret-%02d-xyzzy", i)})
-		if i == 9 {
-			secret = rep.Tempids["p"]
-		}
-	}
+	src, ids, _ := notesSource(t, 16, false)
 	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2, Encode: dcbackup.EncodeOptions{Compression: dcbackup.CompressionNone}}
 	store := dcbackup.NewMemStore()
 	backupNextAll(t, src, store, opts)
@@ -272,7 +242,7 @@ func TestPurgeExcisedChecksEveryOverlap(t *testing.T) {
 		require.NoError(t, store.Save(ctx, "db", info, data))
 	}
 	require.True(t, storeHolds(t, store, "secret-09-xyzzy"))
-	tx(datomic.EntityMap{"db/excise": secret})
+	excise(t, src, ids[9])
 	backupNextAll(t, src, store, opts)
 
 	_, err := dcbackup.PurgeExcised(ctx, "db", src, store, opts)
@@ -297,26 +267,11 @@ func TestRepairOfALostSegmentAfterAnExcision(t *testing.T) {
 	}{{"Repair", dcbackup.Repair}, {"Backup", dcbackup.Backup}} {
 		t.Run(call.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
-			src := mem.New(mem.Options{Clock: newStepClock().Now})
-			tx := func(ops ...datomic.Op) datomic.TxReport {
-				t.Helper()
-				rep, err := src.Transact(ctx, ops)
-				require.NoError(t, err)
-				return rep
-			}
-			tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
-			var excise []datomic.Op
-			for i := range 12 {
-				rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprintf("secret-%02d-xyzzy", i)})
-				if i == 4 || i == 6 {
-					excise = append(excise, datomic.EntityMap{"db/excise": rep.Tempids["p"]})
-				}
-			}
+			src, ids, _ := notesSource(t, 12, false)
 			opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2}
 			store := dcbackup.NewMemStore()
 			backupNextAll(t, src, store, opts)
-			tx(excise...)
+			excise(t, src, ids[4], ids[6])
 			backupNextAll(t, src, store, opts)
 			segs, err := store.List(ctx, "db", 0)
 			require.NoError(t, err)
@@ -339,24 +294,11 @@ func TestRepairOfALostSegmentAfterAnExcision(t *testing.T) {
 // round and give up with ErrChainBroken after 16).
 func TestBackupAfterAnExcisionOfEverythingAndManyLostSegments(t *testing.T) {
 	ctx := testCtx(t)
-	kw := func(s string) datomic.Keyword { return datomic.Keyword(s) }
-	src := mem.New(mem.Options{Clock: newStepClock().Now})
-	tx := func(ops ...datomic.Op) datomic.TxReport {
-		t.Helper()
-		rep, err := src.Transact(ctx, ops)
-		require.NoError(t, err)
-		return rep
-	}
-	tx(datomic.EntityMap{"db/ident": kw("p/note"), "db/valueType": kw("db.type/string"), "db/cardinality": kw("db.cardinality/one")})
-	var excise []datomic.Op
-	for i := range 80 {
-		rep := tx(datomic.EntityMap{datomic.DBID: datomic.TempID("p"), "p/note": fmt.Sprint("note-", i)})
-		excise = append(excise, datomic.EntityMap{"db/excise": rep.Tempids["p"]})
-	}
+	src, ids, _ := notesSource(t, 80, false)
 	opts := &dcbackup.BackupOptions{MaxTxPerSegment: 2, Concurrency: 4}
 	store := dcbackup.NewMemStore()
 	backupNextAll(t, src, store, opts)
-	tx(excise...)
+	excise(t, src, ids...)
 	backupNextAll(t, src, store, opts)
 	segs, err := store.List(ctx, "db", 0)
 	require.NoError(t, err)
